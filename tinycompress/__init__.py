@@ -1,0 +1,30 @@
+"""tinycompress: model compression from first principles, on a NumPy autograd engine.
+
+``import tinycompress as tc`` mirrors ``import torch``: ``tc.tensor``, ``tc.randn``,
+``tc.no_grad()``, ``tc.nn``, ``tc.optim``, ``tc.autograd.Function`` ...
+"""
+from .tensor import Tensor
+from . import autograd, ops
+from .autograd import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
+from .factories import (arange, as_tensor, bool, double, empty, empty_like, eye, float, float16, float32,
+                        float64, from_numpy, full, full_like, get_default_dtype, half, int, int8, int16,
+                        int32, int64, linspace, long, ones, ones_like, rand, rand_like, randint, randn,
+                        randn_like, randperm, set_default_dtype, tensor, uint8, zeros, zeros_like)
+from .ops import *  # noqa: F401,F403  (tc.exp, tc.sum, tc.cat, ... as torch has them)
+from .ops import abs, max, min, pow, sum  # noqa: F401  (shadowing builtins on purpose, as torch does)
+from .random import get_rng_state, initial_seed, manual_seed, set_rng_state
+
+__version__ = "0.1.0"
+
+
+def _load_subpackages():
+    import importlib
+    for name in ("nn", "optim", "data", "compress", "models", "utils"):
+        try:
+            globals()[name] = importlib.import_module(f".{name}", __name__)
+        except ModuleNotFoundError as error:          # a subpackage still being written
+            if error.name != f"{__name__}.{name}":
+                raise
+
+
+_load_subpackages()

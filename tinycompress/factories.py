@@ -1,0 +1,168 @@
+"""Tensor factories with torch's names and defaults (float32 unless told otherwise).
+
+Random factories draw from the library's one generator (:mod:`tinycompress.random`).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import random as _random
+from .tensor import Tensor
+
+float16 = half = np.dtype(np.float16)
+float32 = float = np.dtype(np.float32)
+float64 = double = np.dtype(np.float64)
+int8 = np.dtype(np.int8)
+uint8 = np.dtype(np.uint8)
+int16 = np.dtype(np.int16)
+int32 = int = np.dtype(np.int32)
+int64 = long = np.dtype(np.int64)
+bool = np.dtype(np.bool_)
+
+_default_dtype = float32
+
+
+def get_default_dtype():
+    return _default_dtype
+
+
+def set_default_dtype(dtype) -> None:
+    """Set the dtype of floating factories (float32 or float64)."""
+    global _default_dtype
+    dtype = np.dtype(dtype)
+    if dtype.kind != "f":
+        raise TypeError(f"set_default_dtype: only floating point dtypes are supported, got {dtype}")
+    _default_dtype = dtype
+
+
+def _size(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = tuple(size[0])
+    for s in size:
+        if not isinstance(s, (type(1), np.integer)) or s < 0:
+            raise ValueError(f"sizes must be non-negative integers, got {size}")
+    return tuple(size)
+
+
+def _make(array, dtype, requires_grad):
+    t = Tensor._wrap(array.astype(dtype or _default_dtype, copy=False))
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def tensor(data, dtype=None, requires_grad: type(True) = False) -> Tensor:
+    """A new tensor from data: Python floats give float32, ints int64; an ndarray keeps its dtype."""
+    if isinstance(data, Tensor):
+        data = data.data
+    t = Tensor(np.array(data, copy=True) if isinstance(data, np.ndarray) else data, dtype=dtype)
+    if t.data.dtype.kind == "f" and dtype is None and not isinstance(data, (np.ndarray, np.generic)):
+        t.data = t.data.astype(_default_dtype, copy=False)
+    if requires_grad:
+        t.requires_grad_(True)
+    return t
+
+
+def as_tensor(data, dtype=None) -> Tensor:
+    """Like :func:`tensor` but shares memory with an ndarray of the right dtype."""
+    if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
+        return data
+    return Tensor(data, dtype=dtype)
+
+
+def from_numpy(array: np.ndarray) -> Tensor:
+    if not isinstance(array, np.ndarray):
+        raise TypeError(f"from_numpy expects an np.ndarray, got {type(array).__name__}")
+    return Tensor._wrap(array)
+
+
+def zeros(*size, dtype=None, requires_grad=False):
+    return _make(np.zeros(_size(size), dtype or _default_dtype), dtype, requires_grad)
+
+
+def ones(*size, dtype=None, requires_grad=False):
+    return _make(np.ones(_size(size), dtype or _default_dtype), dtype, requires_grad)
+
+
+def empty(*size, dtype=None, requires_grad=False):
+    return _make(np.empty(_size(size), dtype or _default_dtype), dtype, requires_grad)
+
+
+def full(size, fill_value, dtype=None, requires_grad=False):
+    if dtype is None:
+        dtype = (_default_dtype if isinstance(fill_value, type(1.0))
+                 else np.dtype(np.bool_) if isinstance(fill_value, type(True))
+                 else np.dtype(np.int64) if isinstance(fill_value, (type(1), np.integer)) else _default_dtype)
+    return _make(np.full(_size((size,) if not isinstance(size, (tuple, list)) else (size,)), fill_value, dtype),
+                 dtype, requires_grad)
+
+
+def zeros_like(input, dtype=None, requires_grad=False):
+    return _make(np.zeros(input.shape, dtype or input.dtype), dtype or input.dtype, requires_grad)
+
+
+def ones_like(input, dtype=None, requires_grad=False):
+    return _make(np.ones(input.shape, dtype or input.dtype), dtype or input.dtype, requires_grad)
+
+
+def full_like(input, fill_value, dtype=None, requires_grad=False):
+    return _make(np.full(input.shape, fill_value, dtype or input.dtype), dtype or input.dtype, requires_grad)
+
+
+def empty_like(input, dtype=None, requires_grad=False):
+    return zeros_like(input, dtype, requires_grad)
+
+
+def rand_like(input, dtype=None, requires_grad=False):
+    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def randn_like(input, dtype=None, requires_grad=False):
+    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if step == 0:
+        raise ValueError("arange: step must be nonzero")
+    values = np.arange(start, end, step)
+    if dtype is None:
+        dtype = np.dtype(np.int64) if values.dtype.kind in "iu" else _default_dtype
+    return _make(values, dtype, requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False):
+    return _make(np.linspace(start, end, int(steps)), dtype, requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    return _make(np.eye(n, m), dtype, requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False):
+    """Uniform on [0, 1)."""
+    dtype = np.dtype(dtype or _default_dtype)
+    return _make(_random.default_generator().random(_size(size), dtype=dtype), dtype, requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False):
+    """Standard normal."""
+    dtype = np.dtype(dtype or _default_dtype)
+    return _make(_random.default_generator().standard_normal(_size(size), dtype=dtype), dtype, requires_grad)
+
+
+def randint(low, high=None, size=None, dtype=None, requires_grad=False):
+    """Integers uniform on [low, high) (``randint(high, size)`` also works, as torch)."""
+    if size is None:
+        low, high, size = 0, low, high
+    if high is None:
+        low, high = 0, low
+    if requires_grad:
+        raise RuntimeError("randint: integer tensors cannot require gradients")
+    values = _random.default_generator().integers(low, high, size=tuple(size))
+    return Tensor._wrap(values.astype(dtype or np.int64))
+
+
+def randperm(n, dtype=None):
+    return Tensor._wrap(_random.default_generator().permutation(int(n)).astype(dtype or np.int64))

@@ -1,0 +1,78 @@
+"""Operand handling shared by the ops: scalars, dtype promotion, dims."""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from ..tensor import Tensor
+
+DEFAULT_FLOAT = np.dtype(np.float32)
+
+
+def as_tensor(x) -> Tensor:
+    """A Tensor for ``x``: Tensors pass through, arrays and numbers are wrapped (no grad)."""
+    if isinstance(x, Tensor):
+        return x
+    return Tensor(x)
+
+
+def operands(a, b):
+    """Prepare the two operands of a binary op with torch's type promotion.
+
+    Tensors stay Tensors; a Python or NumPy scalar next to a tensor becomes a Python scalar, so it
+    never promotes the tensor (float32 * 2.0 stays float32); integer or bool tensors meeting a
+    float become float32 (torch's default dtype), not float64 as NumPy would make them.
+    """
+    a_is, b_is = isinstance(a, Tensor), isinstance(b, Tensor)
+    if a_is and b_is:
+        if a.data.dtype == b.data.dtype:
+            return a, b
+        fa, fb = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
+        if fa and not fb:
+            return a, Tensor._wrap(b.data.astype(a.data.dtype))
+        if fb and not fa:
+            return Tensor._wrap(a.data.astype(b.data.dtype)), b
+        return a, b
+    if not a_is and not b_is:
+        return as_tensor(a), b
+    tensor, other = (a, b) if a_is else (b, a)
+    if isinstance(other, np.ndarray) and other.ndim > 0:
+        other = Tensor(other)
+        return operands(a if a_is else other, other if a_is else b)
+    other = _scalar(other)
+    if isinstance(other, float) and tensor.data.dtype.kind != "f":
+        tensor = Tensor._wrap(tensor.data.astype(DEFAULT_FLOAT))
+    return (tensor, other) if a_is else (other, tensor)
+
+
+def _scalar(x):
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, numbers.Integral):
+        return int(x)
+    if isinstance(x, numbers.Real):
+        return float(x)
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        return _scalar(x[()])
+    raise TypeError(f"unsupported operand of type {type(x).__name__}: expected a Tensor, an array or a number")
+
+
+def normalize_dim(dim, ndim: int, op: str):
+    """``dim`` (int, tuple or None) as a tuple of non-negative axes, checked against ``ndim``."""
+    if dim is None:
+        return None
+    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
+    out = []
+    for d in dims:
+        lim = max(ndim, 1)
+        if not -lim <= d < lim:
+            raise IndexError(f"{op}: dimension {d} is out of range for a tensor with {ndim} dimensions "
+                             f"(expected to be in range [{-lim}, {lim - 1}])")
+        out.append(int(d) % lim)
+    return tuple(out)
+
+
+def broadcast_error(op: str, *shapes) -> ValueError:
+    shown = " and ".join(str(tuple(s)) for s in shapes)
+    return ValueError(f"{op}: shapes {shown} cannot be broadcast together")

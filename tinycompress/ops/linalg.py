@@ -1,0 +1,79 @@
+"""Matrix products, with NumPy's (and torch's) rules for 1-D and batched operands."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ._util import as_tensor, operands
+
+
+class MatMul(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.matmul(a, b)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d(A@B) = G@Bᵀ, Aᵀ@G   (1-D operands lifted to matrices and back; batch dims summed by the engine)"""
+        a, b = ctx.saved_tensors
+        a2 = a[None, :] if a.ndim == 1 else a
+        b2 = b[:, None] if b.ndim == 1 else b
+        g2 = g
+        if a.ndim == 1:
+            g2 = np.expand_dims(g2, -2)
+        if b.ndim == 1:
+            g2 = np.expand_dims(g2, -1)
+        ga = gb = None
+        if ctx.needs_input_grad[0]:
+            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            if a.ndim == 1:
+                ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+        if ctx.needs_input_grad[1]:
+            if b2.ndim == 2 and g2.ndim > 2:      # B shared by the batch: one GEMM, Σ_b A_bᵀ G_b
+                a_all = np.broadcast_to(a2, g2.shape[:-2] + a2.shape[-2:]).reshape(-1, a2.shape[-1])
+                gb = a_all.T @ g2.reshape(-1, g2.shape[-1])
+            else:
+                gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+            if b.ndim == 1:
+                gb = gb.reshape(gb.shape[:-1])
+        return ga, gb
+
+
+def matmul(input, other):
+    a, b = operands(input, other)
+    a, b = as_tensor(a), as_tensor(b)
+    if a.ndim == 0 or b.ndim == 0:
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+    k_a = a.shape[-1]
+    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+    if k_a != k_b:
+        raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+                           f"({k_a} columns in the first vs {k_b} rows in the second)")
+    try:
+        return MatMul.apply(a, b)
+    except ValueError:
+        raise RuntimeError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be "
+                           "broadcast together") from None
+
+
+def mm(input, mat2):
+    """2-D matrix product (``torch.mm``)."""
+    a, b = as_tensor(input), as_tensor(mat2)
+    if a.ndim != 2 or b.ndim != 2:
+        raise RuntimeError(f"mm: both arguments must be 2-D, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def bmm(input, mat2):
+    a, b = as_tensor(input), as_tensor(mat2)
+    if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
+        raise RuntimeError(f"bmm: expected 3-D tensors with the same batch size, got {a.shape} and {b.shape}")
+    return matmul(a, b)
+
+
+def dot(input, other):
+    a, b = as_tensor(input), as_tensor(other)
+    if a.ndim != 1 or b.ndim != 1:
+        raise RuntimeError(f"dot: 1D tensors expected, got shapes {a.shape} and {b.shape}")
+    return matmul(a, b)

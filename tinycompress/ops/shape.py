@@ -1,0 +1,401 @@
+"""Shape, layout and indexing Functions: the gradient is the inverse rearrangement."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ..tensor import Tensor
+from ._util import as_tensor, normalize_dim
+
+
+def _shape_args(shape):
+    """Accept ``f(2, 3)`` and ``f((2, 3))`` as torch does."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+class Reshape(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return x.reshape(shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d reshape(x) = g reshaped back"""
+        return g.reshape(ctx.shape)
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return np.transpose(x, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d permute(x) = g permuted by the inverse permutation"""
+        return np.transpose(g, np.argsort(ctx.axes))
+
+
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x, shape)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d expand(x) = g summed over the expanded axes (done by the engine)"""
+        return g
+
+
+class Repeat(Function):
+    @staticmethod
+    def forward(ctx, x, repeats):
+        lead = len(repeats) - x.ndim
+        ctx.meta = ((1,) * lead + x.shape, repeats)
+        return np.tile(x, repeats)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d tile(x) = the sum of g over the copies"""
+        shape, repeats = ctx.meta
+        split = [n for pair in zip(repeats, shape) for n in pair]
+        return g.reshape(split).sum(axis=tuple(range(0, 2 * len(shape), 2))).reshape(shape)
+
+
+class Concatenate(Function):
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.meta = (axis, np.cumsum([x.shape[axis] for x in xs])[:-1])
+        return np.concatenate(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d cat(x₁..xₙ) = g split back at the input boundaries"""
+        axis, bounds = ctx.meta
+        return (None, *np.split(g, bounds, axis=axis))
+
+
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        return np.stack(xs, axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d stack(x₁..xₙ) = the slices of g along the new axis"""
+        return (None, *np.moveaxis(g, ctx.axis, 0))
+
+
+class Pad(Function):
+    @staticmethod
+    def forward(ctx, x, widths, value=0.0):
+        ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
+        return np.pad(x, widths, constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d pad(x) = g with the padding cut away"""
+        return g[ctx.slices]
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.meta = (x.shape, x.dtype, index)
+        return x[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        """d x[i] = g scattered into zeros at i (accumulating where an index repeats)"""
+        shape, dtype, index = ctx.meta
+        out = np.zeros(shape, dtype)
+        if _is_basic(index):
+            out[index] = g
+        else:
+            np.add.at(out, index, g)
+        return out
+
+
+class MaskedFill(Function):
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        ctx.save_for_backward(mask)
+        return np.where(mask, np.asarray(value, x.dtype), x)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d masked_fill(x) = g where not masked, 0 where filled"""
+        (mask,) = ctx.saved_tensors
+        return np.where(mask, np.zeros((), g.dtype), g), None, None
+
+
+class Diag(Function):
+    @staticmethod
+    def forward(ctx, x, diagonal=0):
+        ctx.meta = (x.shape, diagonal)
+        return np.diag(x, diagonal).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        """d diag(x) = diag(g) (a vector's diagonal matrix ↔ a matrix's diagonal)"""
+        shape, k = ctx.meta
+        if len(shape) == 1:
+            return np.diag(g, k).copy()
+        out = np.zeros(shape, g.dtype)
+        rows = np.arange(len(g)) + max(-k, 0)
+        out[rows, rows + k] = g
+        return out
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        """d clone(x) = g"""
+        return g
+
+
+def _is_basic(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice, np.integer)) for i in items)
+
+
+def unwrap_index(index):
+    """An index with Tensors replaced by their arrays (bool and integer tensors index like arrays)."""
+    if isinstance(index, Tensor):
+        return index.data
+    if isinstance(index, tuple):
+        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+# ----------------------------------------------------------------------------- public functions
+def reshape(input, *shape):
+    input = as_tensor(input)
+    shape = _shape_args(shape)
+    try:
+        return Reshape.apply(input, shape=shape)
+    except ValueError:
+        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {input.data.size} "
+                           f"(shape {input.shape})") from None
+
+
+view = reshape
+
+
+def view_as(input, other):
+    return reshape(input, other.shape)
+
+
+def flatten(input, start_dim=0, end_dim=-1):
+    input = as_tensor(input)
+    if input.ndim == 0:
+        return reshape(input, 1)
+    start, end = normalize_dim((start_dim, end_dim), input.ndim, "flatten")
+    if start > end:
+        raise RuntimeError(f"flatten: start_dim ({start_dim}) cannot come after end_dim ({end_dim})")
+    shape = input.shape[:start] + (-1,) + input.shape[end + 1:]
+    return reshape(input, shape)
+
+
+def unflatten(input, dim, sizes):
+    input = as_tensor(input)
+    (axis,) = normalize_dim(dim, input.ndim, "unflatten")
+    return reshape(input, input.shape[:axis] + tuple(sizes) + input.shape[axis + 1:])
+
+
+def permute(input, *dims):
+    input = as_tensor(input)
+    axes = normalize_dim(_shape_args(dims), input.ndim, "permute")
+    if sorted(axes) != list(range(input.ndim)):
+        raise RuntimeError(f"permute: dims {list(dims)} are not a permutation of the {input.ndim} dimensions")
+    return Permute.apply(input, axes=axes)
+
+
+def transpose(input, dim0, dim1):
+    input = as_tensor(input)
+    if input.ndim < 2 and input.ndim == 0:
+        return input
+    a, b = normalize_dim((dim0, dim1), input.ndim, "transpose")
+    axes = list(range(input.ndim))
+    axes[a], axes[b] = axes[b], axes[a]
+    return Permute.apply(input, axes=tuple(axes))
+
+
+swapaxes = transpose
+
+
+def t(input):
+    input = as_tensor(input)
+    if input.ndim > 2:
+        raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
+    return input if input.ndim < 2 else transpose(input, 0, 1)
+
+
+def squeeze(input, dim=None):
+    input = as_tensor(input)
+    if dim is None:
+        shape = tuple(n for n in input.shape if n != 1)
+    else:
+        axes = normalize_dim(dim, input.ndim, "squeeze")
+        shape = tuple(n for i, n in enumerate(input.shape) if not (i in axes and n == 1))
+    return input if shape == input.shape else reshape(input, shape)
+
+
+def unsqueeze(input, dim):
+    input = as_tensor(input)
+    (axis,) = normalize_dim(dim, input.ndim + 1, "unsqueeze")
+    return reshape(input, input.shape[:axis] + (1,) + input.shape[axis:])
+
+
+def expand(input, *sizes):
+    input = as_tensor(input)
+    sizes = _shape_args(sizes)
+    lead = len(sizes) - input.ndim
+    if lead < 0:
+        raise RuntimeError(f"expand: the number of sizes ({len(sizes)}) must be at least the tensor's "
+                           f"dimensions ({input.ndim})")
+    shape = tuple(input.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
+    try:
+        np.broadcast_shapes(input.shape, shape)
+        if np.broadcast_shapes(input.shape, shape) != shape:
+            raise ValueError
+    except ValueError:
+        raise RuntimeError(f"expand: the expanded size {list(sizes)} must match the existing size "
+                           f"{list(input.shape)} at non-singleton dimensions") from None
+    return Expand.apply(input, shape=shape)
+
+
+def expand_as(input, other):
+    return expand(input, as_tensor(other).shape)
+
+
+def broadcast_to(input, shape):
+    return expand(input, tuple(shape))
+
+
+def repeat(input, *repeats):
+    input = as_tensor(input)
+    repeats = _shape_args(repeats)
+    if len(repeats) < input.ndim:
+        raise RuntimeError(f"repeat: number of repeat dims ({len(repeats)}) can not be smaller than the "
+                           f"number of dimensions of the tensor ({input.ndim})")
+    return Repeat.apply(input, repeats=repeats)
+
+
+def cat(tensors, dim=0):
+    tensors = [as_tensor(x) for x in tensors]
+    if not tensors:
+        raise RuntimeError("cat: expected a non-empty list of tensors")
+    (axis,) = normalize_dim(dim, tensors[0].ndim, "cat")
+    ref = tensors[0].shape
+    for x in tensors[1:]:
+        if x.ndim != len(ref) or any(a != b for i, (a, b) in enumerate(zip(x.shape, ref)) if i != axis):
+            raise RuntimeError(f"cat: sizes of tensors must match except in dimension {dim}; got {ref} "
+                               f"and {x.shape}")
+    return Concatenate.apply(axis, *tensors)
+
+
+concat = concatenate = cat
+
+
+def stack(tensors, dim=0):
+    tensors = [as_tensor(x) for x in tensors]
+    if not tensors:
+        raise RuntimeError("stack: expected a non-empty list of tensors")
+    if any(x.shape != tensors[0].shape for x in tensors):
+        raise RuntimeError(f"stack expects each tensor to be equal size, got "
+                           f"{[x.shape for x in tensors]}")
+    (axis,) = normalize_dim(dim, tensors[0].ndim + 1, "stack")
+    return Stack.apply(axis, *tensors)
+
+
+def split(tensor, split_size_or_sections, dim=0):
+    """Pieces of ``split_size`` along ``dim`` (the last may be smaller), or of the listed sizes."""
+    tensor = as_tensor(tensor)
+    (axis,) = normalize_dim(dim, tensor.ndim, "split")
+    n = tensor.shape[axis]
+    if isinstance(split_size_or_sections, (int, np.integer)):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (n // size) + ([n % size] if n % size else [])
+    else:
+        sizes = list(split_size_or_sections)
+        if sum(sizes) != n:
+            raise RuntimeError(f"split: sizes {sizes} do not add up to the dimension's size {n}")
+    out, start = [], 0
+    for s in sizes:
+        index = (slice(None),) * axis + (slice(start, start + s),)
+        out.append(GetItem.apply(tensor, index=index))
+        start += s
+    return tuple(out)
+
+
+def chunk(input, chunks, dim=0):
+    input = as_tensor(input)
+    (axis,) = normalize_dim(dim, input.ndim, "chunk")
+    size = -(-input.shape[axis] // chunks)
+    return split(input, max(size, 1), dim)
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Constant padding; ``pad`` lists (left, right) pairs starting from the last dimension, as torch."""
+    input = as_tensor(input)
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: padding length must be even and at most 2*ndim ({2 * input.ndim}), got {len(pad)}")
+    if any(p < 0 for p in pad):
+        raise NotImplementedError("pad: negative padding (cropping) is not supported")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    return Pad.apply(input, widths=tuple(widths), value=0.0 if value is None else value)
+
+
+def getitem(input, index):
+    index = unwrap_index(index)
+    if isinstance(index, np.ndarray) and index.dtype == bool and index.shape != input.shape[:index.ndim]:
+        raise IndexError(f"boolean mask of shape {index.shape} does not match the indexed tensor's "
+                         f"shape {input.shape}")
+    return GetItem.apply(input, index=index)
+
+
+def masked_fill(input, mask, value):
+    input = as_tensor(input)
+    mask = np.asarray(getattr(mask, "data", mask))
+    if mask.dtype != bool:
+        raise TypeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
+    if isinstance(value, Tensor):
+        value = value.item()
+    try:
+        np.broadcast_shapes(mask.shape, input.shape)
+    except ValueError:
+        raise ValueError(f"masked_fill: mask of shape {mask.shape} cannot be broadcast to the input's "
+                         f"shape {input.shape}") from None
+    return MaskedFill.apply(input, mask, value)
+
+
+def diag(input, diagonal=0):
+    input = as_tensor(input)
+    if input.ndim not in (1, 2):
+        raise RuntimeError(f"diag: expected a 1-D or 2-D tensor, got {input.ndim}-D")
+    return Diag.apply(input, diagonal=diagonal)
+
+
+def clone(input):
+    return Clone.apply(as_tensor(input))
+
+
+def contiguous(input):
+    return input

@@ -1,0 +1,306 @@
+"""``Tensor``: an ndarray (``.data``) with the autograd bookkeeping around it.
+
+A Tensor holds its array, its gradient (``.grad``, a Tensor or None), whether it requires
+one, and ``grad_fn``, the graph node of the Function that produced it (None for leaves).
+Arithmetic and methods are not written here one by one: they are bound at the bottom of
+this file from one table onto the functions of :mod:`tinycompress.ops`, each a ``Function``.
+"""
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+_FLOATING = (np.float16, np.float32, np.float64)
+
+
+def _default_dtype_for(data) -> np.dtype | None:
+    """torch's inference: Python floats give float32, ints int64, bools bool; arrays keep theirs."""
+    if isinstance(data, np.ndarray):
+        return None
+    if isinstance(data, np.generic):
+        return None
+    probe = np.asarray(data)
+    if probe.dtype.kind == "f":
+        return np.dtype(np.float32)
+    if probe.dtype.kind in "iu":
+        return np.dtype(np.int64)
+    return None
+
+
+class Tensor:
+    """A multi-dimensional array that can record the operations applied to it."""
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_out_index", "__weakref__")
+    __array_ufunc__ = None            # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
+    __hash__ = object.__hash__        # == is elementwise, identity hashing keeps tensors usable as keys
+
+    def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        dtype = np.dtype(dtype) if dtype is not None else _default_dtype_for(data)
+        self.data = np.asarray(data, dtype=dtype)
+        self.grad = None
+        self.grad_fn = None
+        self._out_index = 0
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _wrap(cls, array: np.ndarray, grad_fn=None, index: int = 0) -> "Tensor":
+        """A Tensor around ``array`` with no copy and no checks (the engine's constructor)."""
+        t = object.__new__(cls)
+        t.data = array
+        t.grad = None
+        t.grad_fn = grad_fn
+        t._out_index = index
+        t.requires_grad = grad_fn is not None
+        return t
+
+    # ----------------------------------------------------------------- autograd
+    def backward(self, gradient=None, retain_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on."""
+        _engine.backward(self, gradient, retain_graph)
+
+    @property
+    def is_leaf(self) -> bool:
+        return self.grad_fn is None
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        if not self.is_leaf and not requires_grad:
+            raise RuntimeError("you can only change requires_grad flags of leaf tensors; use .detach()")
+        if requires_grad and self.data.dtype.type not in _FLOATING:
+            raise RuntimeError(f"only tensors of floating point dtype can require gradients, this one is "
+                               f"{self.data.dtype}: convert it with .float() first")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+        if self.grad_fn is None:
+            return
+        if self.grad_fn.retained is None:
+            self.grad_fn.retained = {}
+        self.grad_fn.retained[self._out_index] = self
+
+    def detach(self) -> "Tensor":
+        """The same array, cut from the graph (shares memory, as torch's does)."""
+        return Tensor._wrap(self.data)
+
+    def detach_(self) -> "Tensor":
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    # ----------------------------------------------------------------- array facts
+    @property
+    def shape(self) -> tuple:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def device(self) -> str:
+        return "cpu"
+
+    def size(self, dim: int | None = None):
+        return self.data.shape if dim is None else self.data.shape[dim]
+
+    def dim(self) -> int:
+        return self.data.ndim
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def element_size(self) -> int:
+        return self.data.itemsize
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    # ----------------------------------------------------------------- conversion
+    def item(self):
+        if self.data.size != 1:
+            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to a Python "
+                               "scalar: index it first or use .tolist()")
+        return self.data.item()
+
+    def numpy(self) -> np.ndarray:
+        if self.requires_grad:
+            raise RuntimeError("Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()")
+        return self.data
+
+    def tolist(self):
+        return self.data.tolist()
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(f"Boolean value of a Tensor with {self.data.size} values is ambiguous")
+        return bool(self.data)
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.data)
+
+    def __array__(self, dtype=None, copy=None):
+        return self.data if dtype is None else self.data.astype(dtype)
+
+    def to(self, dtype=None, *args, **kwargs) -> "Tensor":
+        """``.to(dtype)``; devices other than 'cpu' are rejected."""
+        if isinstance(dtype, str) and dtype in ("cpu",):
+            return self
+        if isinstance(dtype, str) and dtype.startswith(("cuda", "mps")):
+            raise RuntimeError(f"tinycompress runs on the CPU only; cannot move a tensor to '{dtype}'")
+        if isinstance(dtype, Tensor):
+            dtype = dtype.dtype
+        return self if dtype is None else _ops.cast(self, dtype)
+
+    def type(self, dtype=None):
+        return str(self.data.dtype) if dtype is None else self.to(dtype)
+
+    def float(self) -> "Tensor":
+        return self.to(np.float32)
+
+    def double(self) -> "Tensor":
+        return self.to(np.float64)
+
+    def half(self) -> "Tensor":
+        return self.to(np.float16)
+
+    def long(self) -> "Tensor":
+        return self.to(np.int64)
+
+    def int(self) -> "Tensor":
+        return self.to(np.int32)
+
+    def bool(self) -> "Tensor":
+        return self.to(np.bool_)
+
+    def cpu(self) -> "Tensor":
+        return self
+
+    # ----------------------------------------------------------------- in place, outside the graph
+    def _inplace_allowed(self, what: str) -> None:
+        if self.requires_grad and _grad_mode.is_grad_enabled():
+            raise RuntimeError(f"{what}: a tensor that requires grad cannot be modified in place while the "
+                               "graph is recorded; wrap it in `with tc.no_grad():` or use the out-of-place op")
+
+    def _set(self, value, what: str) -> "Tensor":
+        self._inplace_allowed(what)
+        value = value.data if isinstance(value, Tensor) else value
+        self.data[...] = value
+        return self
+
+    def zero_(self):
+        return self._set(0, "zero_")
+
+    def fill_(self, value):
+        return self._set(value, "fill_")
+
+    def copy_(self, src):
+        src = src.data if isinstance(src, Tensor) else np.asarray(src)
+        if np.broadcast_shapes(src.shape, self.shape) != self.shape:
+            raise RuntimeError(f"copy_: source of shape {src.shape} cannot be broadcast to {self.shape}")
+        return self._set(src, "copy_")
+
+    def add_(self, other, alpha=1):
+        return self._set(self.data + alpha * np.asarray(getattr(other, "data", other)), "add_")
+
+    def sub_(self, other, alpha=1):
+        return self._set(self.data - alpha * np.asarray(getattr(other, "data", other)), "sub_")
+
+    def mul_(self, other):
+        return self._set(self.data * np.asarray(getattr(other, "data", other)), "mul_")
+
+    def div_(self, other):
+        return self._set(self.data / np.asarray(getattr(other, "data", other)), "div_")
+
+    def clamp_(self, min=None, max=None):
+        return self._set(np.clip(self.data, min, max), "clamp_")
+
+    def uniform_(self, a=0.0, b=1.0):
+        return self._set(_random.default_generator().uniform(a, b, self.shape), "uniform_")
+
+    def normal_(self, mean=0.0, std=1.0):
+        return self._set(_random.default_generator().normal(mean, std, self.shape), "normal_")
+
+    def __setitem__(self, index, value) -> None:
+        self._inplace_allowed("index assignment")
+        index = _ops.unwrap_index(index)
+        self.data[index] = value.data if isinstance(value, Tensor) else value
+
+    # ----------------------------------------------------------------- printing
+    def __repr__(self) -> str:
+        prefix = "tensor("
+        if self.data.size == 0 and self.data.ndim > 1:
+            body = f"[], size={self.shape}"
+        else:
+            body = np.array2string(self.data, separator=", ", prefix=prefix, precision=4,
+                                   floatmode="maxprec_equal" if self.data.dtype.kind == "f" else "maxprec",
+                                   threshold=1000, edgeitems=3)
+        extras = []
+        if self.data.dtype not in (np.float32, np.int64, np.bool_):
+            extras.append(f"dtype=tinycompress.{self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn!r}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return prefix + body + "".join(", " + e for e in extras) + ")"
+
+
+# ----------------------------------------------------------------------------- operator table
+# Every arithmetic operator and op-method of Tensor is bound here, from one table onto the
+# functions of tinycompress.ops (DESIGN §8: a table of bindings, not dozens of dunders).
+from . import random as _random  # noqa: E402
+from .autograd import engine as _engine, grad_mode as _grad_mode  # noqa: E402
+from . import ops as _ops  # noqa: E402
+
+
+def _reflected(fn):
+    return lambda self, other: fn(other, self)
+
+
+_OPERATORS = {
+    "__add__": _ops.add, "__radd__": _reflected(_ops.add),
+    "__sub__": _ops.sub, "__rsub__": _reflected(_ops.sub),
+    "__mul__": _ops.mul, "__rmul__": _reflected(_ops.mul),
+    "__truediv__": _ops.div, "__rtruediv__": _reflected(_ops.div),
+    "__pow__": _ops.pow, "__rpow__": _reflected(_ops.pow),
+    "__matmul__": _ops.matmul, "__rmatmul__": _reflected(_ops.matmul),
+    "__neg__": _ops.neg, "__pos__": lambda self: self, "__abs__": _ops.abs,
+    "__eq__": _ops.eq, "__ne__": _ops.ne, "__lt__": _ops.lt, "__le__": _ops.le,
+    "__gt__": _ops.gt, "__ge__": _ops.ge,
+    "__and__": _ops.logical_and, "__or__": _ops.logical_or, "__xor__": _ops.logical_xor,
+    "__invert__": _ops.logical_not,
+    "__getitem__": _ops.getitem,
+}
+for _name, _fn in _OPERATORS.items():
+    setattr(Tensor, _name, _fn)
+for _name in _ops.TENSOR_METHODS:
+    setattr(Tensor, _name, getattr(_ops, _name))
+Tensor.T = property(lambda self: _ops.permute(self, *reversed(range(self.ndim))))
+Tensor.mT = property(lambda self: _ops.transpose(self, -2, -1))
