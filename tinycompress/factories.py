@@ -4,6 +4,8 @@ Random factories draw from the library's one generator (:mod:`tinycompress.rando
 """
 from __future__ import annotations
 
+import builtins
+
 import numpy as np
 
 from . import random as _random
@@ -133,7 +135,7 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
 
 
 def linspace(start, end, steps, dtype=None, requires_grad=False):
-    return _make(np.linspace(start, end, int(steps)), dtype, requires_grad)
+    return _make(np.linspace(start, end, builtins.int(steps)), dtype, requires_grad)
 
 
 def eye(n, m=None, dtype=None, requires_grad=False):
@@ -165,4 +167,4 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False):
 
 
 def randperm(n, dtype=None):
-    return Tensor._wrap(_random.default_generator().permutation(int(n)).astype(dtype or np.int64))
+    return Tensor._wrap(_random.default_generator().permutation(builtins.int(n)).astype(dtype or np.int64))

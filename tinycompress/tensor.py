@@ -255,21 +255,99 @@ class Tensor:
 
     # ----------------------------------------------------------------- printing
     def __repr__(self) -> str:
+        """torch's repr (``torch/_tensor_str.py``): same value formatting, wrapping and suffixes."""
         prefix = "tensor("
-        if self.data.size == 0 and self.data.ndim > 1:
-            body = f"[], size={self.shape}"
+        suffixes = []
+        if self.data.size == 0:
+            body = "[]"
+            if self.data.ndim != 1:
+                suffixes.append(f"size={self.shape}")
         else:
-            body = np.array2string(self.data, separator=", ", prefix=prefix, precision=4,
-                                   floatmode="maxprec_equal" if self.data.dtype.kind == "f" else "maxprec",
-                                   threshold=1000, edgeitems=3)
-        extras = []
+            summarize = self.data.size > _PRINT_THRESHOLD
+            shown = _summarized(self.data) if summarize else self.data
+            body = _tensor_str(self.data, len(prefix), summarize, _Formatter(shown))
         if self.data.dtype not in (np.float32, np.int64, np.bool_):
-            extras.append(f"dtype=tinycompress.{self.data.dtype}")
+            suffixes.append(f"dtype=tinycompress.{self.data.dtype}")
         if self.grad_fn is not None:
-            extras.append(f"grad_fn={self.grad_fn!r}")
+            suffixes.append(f"grad_fn={self.grad_fn!r}")
         elif self.requires_grad:
-            extras.append("requires_grad=True")
-        return prefix + body + "".join(", " + e for e in extras) + ")"
+            suffixes.append("requires_grad=True")
+        text = prefix + body
+        last_line = len(text) - text.rfind("\n") + 1          # torch counts this way
+        for suffix in suffixes:
+            if last_line + len(suffix) + 2 > _LINE_WIDTH:
+                text += ",\n" + " " * len(prefix) + suffix
+                last_line = len(prefix) + len(suffix)
+            else:
+                text += ", " + suffix
+                last_line += len(suffix) + 2
+        return text + ")"
+
+
+# ----------------------------------------------------------------------------- printing, as torch
+_PRINT_THRESHOLD, _EDGE_ITEMS, _LINE_WIDTH, _PRECISION = 1000, 3, 80, 4
+
+
+class _Formatter:
+    """One format for every element: floats are whole ('1.'), fixed ('1.0000') or scientific
+    ('1.0000e+00', when finite non-zero magnitudes span > 1000x, exceed 1e8, or, for non-whole
+    values, go below 1e-4); all padded to the widest finite non-zero value."""
+
+    def __init__(self, data: np.ndarray) -> None:
+        self.floating = data.dtype.kind == "f"
+        self.whole, self.sci, self.width = True, False, 0
+        if not self.floating:
+            self.width = max(len(str(v)) for v in data.reshape(-1).tolist())
+            return
+        finite = data[np.isfinite(data) & (data != 0)].astype(np.float64)
+        if finite.size == 0:
+            return
+        lo, hi = np.abs(finite).min(), np.abs(finite).max()
+        self.whole = bool(np.all(finite == np.ceil(finite)))
+        self.sci = hi / lo > 1000.0 or hi > 1.0e8 or (not self.whole and lo < 1.0e-4)
+        self.width = max(len(self._text(v)) for v in finite.tolist())
+
+    def _text(self, v) -> str:
+        if not self.floating:
+            return str(v)
+        if self.sci:
+            return f"{v:.{_PRECISION}e}"
+        if self.whole:
+            return f"{v:.0f}" + ("" if np.isinf(v) or np.isnan(v) else ".")
+        return f"{v:.{_PRECISION}f}"
+
+    def format(self, v) -> str:
+        return self._text(v).rjust(self.width)
+
+
+def _summarized(data: np.ndarray) -> np.ndarray:
+    """The elements a summarized print shows (edge items of every dimension)."""
+    if data.ndim == 0:
+        return data
+    if data.shape[0] > 2 * _EDGE_ITEMS:
+        data = np.concatenate([data[:_EDGE_ITEMS], data[-_EDGE_ITEMS:]])
+    if data.ndim == 1:
+        return data
+    return np.stack([_summarized(row) for row in data])
+
+
+def _tensor_str(data: np.ndarray, indent: int, summarize: bool, formatter: _Formatter) -> str:
+    """Nested brackets, torch's line filling (elements per line from the width) and '...' rows."""
+    if data.ndim == 0:
+        return formatter.format(data.item())
+    long = summarize and data.shape[0] > 2 * _EDGE_ITEMS
+    if data.ndim == 1:
+        values = data.tolist()
+        items = ([formatter.format(v) for v in values[:_EDGE_ITEMS]] + [" ..."] +
+                 [formatter.format(v) for v in values[-_EDGE_ITEMS:]]) if long else [formatter.format(v) for v in values]
+        per_line = max(1, (_LINE_WIDTH - indent) // (formatter.width + 2))
+        lines = [", ".join(items[i:i + per_line]) for i in range(0, len(items), per_line)]
+        return "[" + (",\n" + " " * (indent + 1)).join(lines) + "]"
+    rows = range(data.shape[0])
+    if long:
+        rows = list(range(_EDGE_ITEMS)) + [None] + list(range(data.shape[0] - _EDGE_ITEMS, data.shape[0]))
+    parts = ["..." if i is None else _tensor_str(data[i], indent + 1, summarize, formatter) for i in rows]
+    return "[" + ("," + "\n" * (data.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
 
 
 # ----------------------------------------------------------------------------- operator table

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 
 
 class _State:
@@ -33,13 +34,24 @@ class _GradMode(contextlib.ContextDecorator):
         return False
 
 
-class no_grad(_GradMode):
-    """Disable graph recording: ``with tc.no_grad(): ...`` or ``@tc.no_grad()``."""
+class _BareDecorator(_GradMode):
+    """Also usable without parentheses, as torch allows: ``@tc.no_grad``."""
+
+    def __new__(cls, func=None):
+        self = super().__new__(cls)
+        if func is None:
+            return self
+        self.__init__()
+        return self(func)
+
+
+class no_grad(_BareDecorator):
+    """Disable graph recording: ``with tc.no_grad(): ...``, ``@tc.no_grad()`` or ``@tc.no_grad``."""
 
     mode = False
 
 
-class enable_grad(_GradMode):
+class enable_grad(_BareDecorator):
     """Re-enable graph recording inside a ``no_grad`` block."""
 
     mode = True
@@ -51,13 +63,23 @@ class set_grad_enabled(_GradMode):
     def __init__(self, mode: bool) -> None:
         super().__init__()
         self.mode = bool(mode)
-        self._previous.append(_state.enabled)
+        self.prev = _state.enabled
         _state.enabled = self.mode          # takes effect at once, as torch's does
 
+    def __call__(self, func):
+        """As a decorator: nothing changes until ``func`` runs, then ``mode`` holds for each call."""
+        _state.enabled = self.prev
+        mode = self.mode
+
+        @functools.wraps(func)
+        def wrapper(*args, **kwargs):
+            with set_grad_enabled(mode):
+                return func(*args, **kwargs)
+        return wrapper
+
     def __enter__(self) -> None:
-        pass
+        _state.enabled = self.mode
 
     def __exit__(self, *exc) -> bool:
-        if self._previous:
-            _state.enabled = self._previous.pop()
+        _state.enabled = self.prev
         return False

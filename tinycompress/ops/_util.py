@@ -28,6 +28,13 @@ def operands(a, b):
     if a_is and b_is:
         if a.data.dtype == b.data.dtype:
             return a, b
+        if (a.ndim == 0) != (b.ndim == 0):            # torch: a 0-d tensor promotes only across categories
+            dimensioned, zero_dim = (b, a) if a.ndim == 0 else (a, b)
+            if _category(zero_dim.dtype) <= _category(dimensioned.dtype):
+                dtype = dimensioned.dtype
+            else:
+                dtype = zero_dim.dtype
+            return _cast(a, dtype), _cast(b, dtype)
         fa, fb = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
         if fa and not fb:
             return a, Tensor._wrap(b.data.astype(a.data.dtype))
@@ -44,6 +51,21 @@ def operands(a, b):
     if isinstance(other, float) and tensor.data.dtype.kind != "f":
         tensor = Tensor._wrap(tensor.data.astype(DEFAULT_FLOAT))
     return (tensor, other) if a_is else (other, tensor)
+
+
+def _category(dtype) -> int:
+    """torch's type categories: bool < integer < floating."""
+    return 2 if dtype.kind == "f" else 1 if dtype.kind in "iu" else 0
+
+
+def _cast(t: Tensor, dtype) -> Tensor:
+    """``t`` as ``dtype``, through the differentiable cast when it requires grad."""
+    if t.dtype == dtype:
+        return t
+    if t.requires_grad:
+        from .elementwise import cast
+        return cast(t, dtype)
+    return Tensor._wrap(t.data.astype(dtype))
 
 
 def _scalar(x):

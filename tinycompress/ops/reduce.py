@@ -6,6 +6,7 @@ maxima for full reductions (as torch does) and give it to the returned index alo
 """
 from __future__ import annotations
 
+import builtins
 from collections import namedtuple
 
 import numpy as np
@@ -13,6 +14,8 @@ import numpy as np
 from ..autograd.function import Function
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_dim
+
+_max = builtins.max                    # this module defines its own max (torch.max)
 
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
@@ -52,7 +55,7 @@ class Mean(Function):
     def forward(ctx, x, axis=None, keepdim=False):
         ctx.meta = (x.shape, axis, keepdim)
         out = np.mean(x, axis=axis, keepdims=keepdim)
-        ctx.count = x.size // max(out.size, 1) if x.size else 0
+        ctx.count = x.size // _max(out.size, 1) if x.size else 0
         return out
 
     @staticmethod
@@ -67,10 +70,10 @@ class Var(Function):
     def forward(ctx, x, axis=None, correction=1, keepdim=False):
         mean = np.mean(x, axis=axis, keepdims=True)
         centred = x - mean
-        n = x.size // max(mean.size, 1)
+        n = x.size // _max(mean.size, 1)
         ctx.save_for_backward(centred)
-        ctx.meta = (x.shape, axis, keepdim, max(n - correction, 0))
-        return np.sum(centred * centred, axis=axis, keepdims=keepdim) / max(n - correction, 0)
+        ctx.meta = (x.shape, axis, keepdim, _max(n - correction, 0))
+        return np.sum(centred * centred, axis=axis, keepdims=keepdim) / _max(n - correction, 0)
 
     @staticmethod
     def backward(ctx, g):
@@ -78,6 +81,29 @@ class Var(Function):
         (centred,) = ctx.saved_tensors
         shape, axis, keepdim, dof = ctx.meta
         return _expand(g, shape, axis, keepdim) * centred * (2 / dof)
+
+
+class Std(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, correction=1, keepdim=False):
+        mean = np.mean(x, axis=axis, keepdims=True)
+        centred = x - mean
+        dof = _max(x.size // _max(mean.size, 1) - correction, 0)
+        out = np.sqrt(np.sum(centred * centred, axis=axis, keepdims=True) / dof)
+        ctx.save_for_backward(centred, out)
+        ctx.meta = (x.shape, axis, keepdim, dof)
+        if keepdim:
+            return out
+        return out.reshape(()) if axis is None else np.squeeze(out, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d std(x) = g·(x - mean)/((N - correction)·std)   (0 where std = 0, as torch)"""
+        centred, out = ctx.saved_tensors
+        shape, axis, keepdim, dof = ctx.meta
+        with np.errstate(divide="ignore", invalid="ignore"):
+            local = np.where(out == 0, 0, centred / (dof * out)).astype(centred.dtype, copy=False)
+        return _expand(g, shape, axis, keepdim) * local
 
 
 class Prod(Function):
@@ -92,7 +118,7 @@ class Prod(Function):
         """d Πx / dx_i = Π_{j≠i} x_j (exclusive prefix × suffix products, exact with zeros)"""
         (x,) = ctx.saved_tensors
         axis, keepdim = ctx.meta
-        flat = x.reshape(-1, 1) if axis is None else np.moveaxis(x, axis[0], -1)
+        flat = x.reshape(1, -1) if axis is None else np.moveaxis(x, axis[0], -1)
         ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
         before = np.cumprod(np.concatenate([ones, flat[..., :-1]], -1), -1)
         after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], -1), -1)[..., ::-1]
@@ -267,8 +293,11 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
 
 
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
-    from .elementwise import sqrt
-    return sqrt(var(input, dim, unbiased, keepdim, correction=correction))
+    input = as_tensor(input)
+    if isinstance(unbiased, bool) is False and unbiased is not None:
+        raise TypeError(f"std: unbiased must be a bool, got {unbiased!r}")
+    return Std.apply(input, axis=_axes(dim, input.ndim, "std"), correction=_correction(unbiased, correction),
+                     keepdim=keepdim)
 
 
 def prod(input, dim=None, keepdim=False):
@@ -327,16 +356,16 @@ def norm(input, p="fro", dim=None, keepdim=False):
 
 def argmax(input, dim=None, keepdim=False):
     x = as_tensor(input).data
-    if dim is None:
-        return Tensor._wrap(np.asarray(np.argmax(x), dtype=np.int64))
+    if dim is None:                                  # index into the flattened tensor
+        return Tensor._wrap(np.asarray(np.argmax(x), dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     (axis,) = normalize_dim(dim, x.ndim, "argmax")
     return Tensor._wrap(np.argmax(x, axis=axis, keepdims=keepdim).astype(np.int64))
 
 
 def argmin(input, dim=None, keepdim=False):
     x = as_tensor(input).data
-    if dim is None:
-        return Tensor._wrap(np.asarray(np.argmin(x), dtype=np.int64))
+    if dim is None:                                  # index into the flattened tensor
+        return Tensor._wrap(np.asarray(np.argmin(x), dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     (axis,) = normalize_dim(dim, x.ndim, "argmin")
     return Tensor._wrap(np.argmin(x, axis=axis, keepdims=keepdim).astype(np.int64))
 

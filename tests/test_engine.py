@@ -1,0 +1,482 @@
+"""The backward engine's invariants, with torch as the oracle wherever a number is compared.
+
+Graph shapes (reuse, diamonds, deep chains), gradient ownership (no aliasing, in-place user
+backwards), graph lifetime (retain_graph), grad mode, user Functions and their errors, seed 000's
+Binarize, and scalar type promotion.
+"""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings, strategies as st
+
+import tinycompress as tc
+from tinycompress.autograd import Function
+from strategies import arrays, broadcastable_shapes, python_scalars, seeds, shapes, ste_arrays, upstream
+
+
+def _pair(values, dtype=np.float64):
+    """The same values as a tinycompress leaf and a torch leaf, both requiring grad."""
+    values = np.asarray(values, dtype)
+    return tc.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+
+
+# ----------------------------------------------------------------------------- graph shapes
+@given(x=shapes(1, 3).flatmap(arrays), seed=seeds())
+def test_reused_subexpression_and_diamond_match_torch(x, seed):
+    """y is used three times; a feeds two branches that meet again (a diamond)."""
+    def f(t):                                  # the same code runs on both libraries
+        y = t * t
+        a = (y + y * y).exp()
+        left, right = a * 2.0, a + 3.0
+        return left * right + y
+    x_tc, x_t = _pair(x / 3)
+    g = upstream(seed, x.shape, np.float64)
+    out_tc, out_t = f(x_tc), f(x_t)
+    out_tc.backward(g)
+    out_t.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(out_tc.data, out_t.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+@given(shapes_=broadcastable_shapes(2), seed=seeds())
+def test_broadcast_leaves_get_grads_of_their_own_shape(shapes_, seed):
+    sa, sb = shapes_
+    rng = np.random.default_rng(seed)
+    a_tc, a_t = _pair(rng.standard_normal(sa), np.float32)
+    b_tc, b_t = _pair(rng.standard_normal(sb), np.float32)
+    out_tc, out_t = a_tc * b_tc + a_tc, a_t * b_t + a_t
+    g = upstream(seed, out_t.shape, np.float32)
+    out_tc.backward(g)
+    out_t.backward(torch.from_numpy(g))
+    for x_tc, x_t in ((a_tc, a_t), (b_tc, b_t)):
+        assert x_tc.grad.shape == x_tc.shape and x_tc.grad.dtype == np.float32
+        np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_twenty_thousand_deep_chain():
+    """Backward is iterative: a 20,000-op chain neither recurses too deep nor loses precision."""
+    x_tc, x_t = _pair([0.5])
+    y_tc, y_t = x_tc, x_t
+    for _ in range(20_000):
+        y_tc = y_tc * 1.0001 + 0.0
+        y_t = y_t * 1.0001 + 0.0
+    y_tc.sum().backward()
+    y_t.sum().backward()
+    np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy(), rtol=1e-9)
+
+
+# ----------------------------------------------------------------------------- ownership
+@given(x=shapes(1, 3).flatmap(arrays), seed=seeds())
+def test_backward_mutates_neither_inputs_nor_upstream_gradient(x, seed):
+    x_tc = tc.tensor(x, requires_grad=True)
+    before = x_tc.data.copy()
+    g = upstream(seed, x.shape, np.float64)
+    g_before = g.copy()
+    ((x_tc * 2.0).exp() + x_tc).backward(g)
+    np.testing.assert_array_equal(x_tc.data, before)
+    np.testing.assert_array_equal(g, g_before)
+
+
+def test_gradients_never_alias():
+    """Add returns the same array for both inputs; expand returns a broadcast view: the engine copies."""
+    a, b = tc.ones(3, requires_grad=True), tc.ones(3, requires_grad=True)
+    c = tc.ones(1, requires_grad=True)
+    g = np.arange(3.0, dtype=np.float32)
+    (a + b + c.expand(3)).backward(g)
+    grads = [a.grad.data, b.grad.data, c.grad.data]
+    for i in range(3):
+        assert grads[i].flags.writeable
+        assert not np.shares_memory(grads[i], g)
+        for j in range(i + 1, 3):
+            assert not np.shares_memory(grads[i], grads[j]), (i, j)
+    a.grad.data += 100                      # writing one gradient leaves the others alone
+    np.testing.assert_array_equal(b.grad.data, g)
+
+
+def test_retained_nonleaf_grad_does_not_alias_leaf_grad():
+    x = tc.ones(3, requires_grad=True)
+    y = x + 0.0
+    y.retain_grad()
+    (y * 1.0).backward(np.ones(3, np.float32))
+    assert not np.shares_memory(x.grad.data, y.grad.data)
+
+
+class Inplace(Function):
+    """Identity forward; backward triples the incoming gradient IN PLACE and returns it."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        g *= 3
+        return g
+
+
+class TorchTriple(torch.autograd.Function):
+    """The same Function in torch, written out of place (the oracle)."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, g):
+        return g * 3
+
+
+@given(x=shapes(0, 3).flatmap(arrays), seed=seeds())
+def test_inplace_user_backward_does_not_corrupt_other_gradients(x, seed):
+    """z = Inplace(y) + y: Add hands the same gradient to both branches; writing one must not change the other."""
+    x_tc, x_t = _pair(x)
+    y_tc, y_t = x_tc * 2.0, x_t * 2.0
+    z_tc, z_t = Inplace.apply(y_tc) + y_tc, TorchTriple.apply(y_t) + y_t
+    g = upstream(seed, x.shape, np.float64)
+    z_tc.backward(g)
+    z_t.backward(torch.from_numpy(g))
+    np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy(), rtol=1e-12)
+
+
+# ----------------------------------------------------------------------------- graph lifetime
+def test_gradients_accumulate_across_backward_calls():
+    x_tc, x_t = _pair([1.0, -2.0])
+    for _ in range(2):
+        (x_tc * x_tc).sum().backward()
+        (x_t * x_t).sum().backward()
+    np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy())
+    np.testing.assert_allclose(x_tc.grad.data, [4.0, -8.0])
+
+
+def test_retain_graph_allows_a_second_backward_and_its_absence_raises():
+    x = tc.tensor([1.0, 2.0], requires_grad=True)
+    y = (x * x).sum()
+    y.backward(retain_graph=True)
+    y.backward()
+    np.testing.assert_allclose(x.grad.data, [4.0, 8.0])
+    with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
+        y.backward()
+
+
+def test_backward_of_non_scalar_needs_a_gradient():
+    y = tc.ones(2, 3, requires_grad=True) * 2.0
+    with pytest.raises(RuntimeError, match=r"scalar outputs.*\(2, 3\)"):
+        y.backward()
+    with pytest.raises(RuntimeError, match=r"gradient has shape \(3,\) but the tensor has shape \(2, 3\)"):
+        y.backward(np.ones(3))
+
+
+def test_backward_of_a_tensor_without_grad_raises():
+    with pytest.raises(RuntimeError, match="does not require grad"):
+        (tc.ones(2) * 2.0).sum().backward()
+
+
+# ----------------------------------------------------------------------------- grad mode
+def test_no_grad_records_nothing_and_enable_grad_inside_it_records():
+    x = tc.ones(2, requires_grad=True)
+    with tc.no_grad():
+        y = x * 2.0
+        assert not tc.is_grad_enabled()
+        with tc.enable_grad():
+            z = x * 2.0
+        assert not tc.is_grad_enabled()
+    assert tc.is_grad_enabled()
+    assert y.grad_fn is None and not y.requires_grad
+    assert z.grad_fn is not None and z.requires_grad
+
+
+def test_no_grad_as_decorator_and_set_grad_enabled():
+    x = tc.ones(2, requires_grad=True)
+
+    @tc.no_grad()
+    def double(t):
+        return t * 2.0
+
+    assert double(x).grad_fn is None
+    assert tc.is_grad_enabled()
+
+    @tc.no_grad                                # bare, as torch allows
+    def triple(t):
+        return t * 3.0
+
+    @tc.enable_grad
+    def quadruple(t):
+        return t * 4.0
+
+    assert triple(x).grad_fn is None and triple(x).grad_fn is None
+    with tc.no_grad():
+        assert quadruple(x).grad_fn is not None
+    tc.set_grad_enabled(False)
+    try:
+        assert (x * 2.0).grad_fn is None
+    finally:
+        tc.set_grad_enabled(True)
+    with tc.set_grad_enabled(False):
+        assert (x * 2.0).grad_fn is None
+    assert (x * 2.0).grad_fn is not None
+
+
+def test_set_grad_enabled_as_decorator_matches_torch():
+    """Decorating changes nothing until the call; every call (not only the first) runs in the mode."""
+    x, t = tc.ones(2, requires_grad=True), torch.ones(2, requires_grad=True)
+
+    @tc.set_grad_enabled(False)
+    def ours():
+        return (x * 2.0).grad_fn is None, tc.is_grad_enabled()
+
+    @torch.set_grad_enabled(False)
+    def theirs():
+        return (t * 2.0).grad_fn is None, torch.is_grad_enabled()
+
+    assert tc.is_grad_enabled() and torch.is_grad_enabled()
+    assert [ours(), ours()] == [theirs(), theirs()] == [(True, False), (True, False)]
+    assert tc.is_grad_enabled()
+    with tc.no_grad():
+        with tc.set_grad_enabled(True):
+            assert tc.is_grad_enabled()
+        assert not tc.is_grad_enabled()
+
+
+def test_no_grad_restores_mode_after_an_exception():
+    with pytest.raises(ValueError):
+        with tc.no_grad():
+            raise ValueError("boom")
+    assert tc.is_grad_enabled()
+
+
+# ----------------------------------------------------------------------------- user Functions
+class WrongCount(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, g, g
+
+
+class WrongShape(Function):
+    @staticmethod
+    def forward(ctx, a):
+        return a * 2
+
+    @staticmethod
+    def backward(ctx, g):
+        return np.ones(7)
+
+
+def test_wrong_number_of_gradients_raises_a_clear_error():
+    a, b = tc.ones(2, requires_grad=True), tc.ones(2, requires_grad=True)
+    with pytest.raises(RuntimeError, match="WrongCount.backward returned 3 gradients but forward took 2"):
+        WrongCount.apply(a, b).sum().backward()
+
+
+def test_wrong_gradient_shape_raises_a_clear_error():
+    a = tc.ones(2, 3, requires_grad=True)
+    with pytest.raises(RuntimeError, match=r"WrongShape.backward returned a gradient of shape \(7,\).*\(2, 3\)"):
+        WrongShape.apply(a).sum().backward()
+
+
+class MaxWithIndex(Function):
+    """Values and a non-differentiable index output."""
+
+    @staticmethod
+    def forward(ctx, x):
+        index = np.argmax(x, axis=-1)
+        ctx.save_for_backward(index)
+        ctx.shape = x.shape
+        ctx.mark_non_differentiable(index)
+        return np.take_along_axis(x, index[..., None], -1)[..., 0], index
+
+    @staticmethod
+    def backward(ctx, g, g_index):
+        (index,) = ctx.saved_tensors
+        out = np.zeros(ctx.shape, g.dtype)
+        np.put_along_axis(out, index[..., None], g[..., None], -1)
+        return out
+
+
+def test_mark_non_differentiable():
+    x = tc.tensor([[1.0, 5.0, 2.0], [7.0, 0.0, 1.0]], requires_grad=True)
+    values, index = MaxWithIndex.apply(x)
+    assert values.requires_grad and values.grad_fn is not None
+    assert not index.requires_grad and index.grad_fn is None
+    (values * tc.tensor([2.0, 3.0])).sum().backward()
+    np.testing.assert_array_equal(x.grad.data, [[0, 2, 0], [3, 0, 0]])
+
+
+class Recorder(Function):
+    """Records ``needs_input_grad`` and the kinds of its arguments; scales by a non-tensor ``k``."""
+    seen = []
+
+    @staticmethod
+    def forward(ctx, a, k, b, *, power=1):
+        Recorder.seen.append(("forward", ctx.needs_input_grad, type(k).__name__, power))
+        ctx.save_for_backward(a, b)
+        ctx.k = k
+        return a * k * b ** power
+
+    @staticmethod
+    def backward(ctx, g):
+        a, b = ctx.saved_tensors
+        Recorder.seen.append(("backward", ctx.needs_input_grad))
+        ga = g * ctx.k * b if ctx.needs_input_grad[0] else None
+        gb = g * ctx.k * a if ctx.needs_input_grad[2] else None
+        return ga, None, gb
+
+
+def test_needs_input_grad_non_tensor_args_and_none_grads():
+    Recorder.seen.clear()
+    a = tc.tensor([1.0, 2.0], requires_grad=True)
+    b = tc.tensor([3.0, 4.0])                     # needs no grad: backward returns None for it
+    out = Recorder.apply(a, 2.5, b, power=1)
+    out.sum().backward()
+    assert Recorder.seen[0] == ("forward", (True, False, False), "float", 1)
+    assert Recorder.seen[1] == ("backward", (True, False, False))
+    np.testing.assert_allclose(a.grad.data, [7.5, 10.0])
+    assert b.grad is None
+
+
+class NoneGrad(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+class TorchNoneGrad(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        return a + b
+
+    @staticmethod
+    def backward(ctx, g):
+        return g, None
+
+
+def test_none_gradient_for_an_input_that_requires_grad_matches_torch():
+    a_tc, a_t = _pair([1.0, 2.0])
+    b_tc, b_t = _pair([3.0, 4.0])
+    NoneGrad.apply(a_tc, b_tc).sum().backward()
+    TorchNoneGrad.apply(a_t, b_t).sum().backward()
+    np.testing.assert_array_equal(a_tc.grad.data, a_t.grad.numpy())
+    assert b_t.grad is None and b_tc.grad is None
+
+
+def test_tensor_keyword_arguments_are_rejected():
+    with pytest.raises(TypeError, match="must be positional"):
+        Recorder.apply(tc.ones(1), 1.0, tc.ones(1), power=tc.ones(1))
+
+
+# ----------------------------------------------------------------------------- seed 000's Binarize
+class Binarize(Function):
+    """Seed 000: forward sign(x + 1e-20) (0 -> +1); backward zeroes grad where |x| > 1, in place."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sign(x + 1e-20)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        grad_output[x > 1] = 0
+        grad_output[x < -1] = 0
+        return grad_output
+
+
+class TorchBinarize(torch.autograd.Function):
+    """The seed's Function as written in torch."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return torch.sign(x + 1e-20)
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        (x,) = ctx.saved_tensors
+        grad_output = grad_output.clone()
+        grad_output[x > 1] = 0
+        grad_output[x < -1] = 0
+        return grad_output
+
+
+@settings(max_examples=30)
+@given(data=st.data(), dtype=st.sampled_from([np.float32, np.float64]))
+def test_seed000_binarize_matches_torch(data, dtype):
+    """Binarized input times a weight, plus the input itself: the in-place backward must not leak."""
+    m, k, n = data.draw(st.tuples(st.integers(1, 4), st.integers(1, 4), st.integers(1, 4)))
+    x = data.draw(ste_arrays((m, k))).astype(dtype)
+    w = data.draw(arrays((k, n))).astype(dtype)
+    g = upstream(data.draw(seeds()), (m, n), dtype)
+    x_tc, x_t = _pair(x, dtype)
+    w_tc, w_t = _pair(w, dtype)
+    out_tc = Binarize.apply(x_tc) @ w_tc + x_tc.sum(dim=1, keepdim=True)
+    out_t = TorchBinarize.apply(x_t) @ w_t + x_t.sum(dim=1, keepdim=True)
+    signs = Binarize.apply(x_tc).data
+    assert np.all(signs[x == 0] == 1)                                    # sign(0) = +1
+    np.testing.assert_array_equal(signs[np.abs(x) > 1e-10], np.sign(x[np.abs(x) > 1e-10]))
+    np.testing.assert_allclose(out_tc.data, out_t.detach().numpy(), rtol=1e-5)
+    out_tc.backward(g)
+    out_t.backward(torch.from_numpy(g))
+    assert x_tc.grad.dtype == dtype
+    np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w_tc.grad.data, w_t.grad.numpy(), rtol=1e-5, atol=1e-6)
+    # against the definition too: the STE passes the gradient only where |x| <= 1
+    through = (g @ w.T) * (np.abs(x) <= 1) + g.sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(x_tc.grad.data, through, rtol=1e-5, atol=1e-5)
+
+
+# ----------------------------------------------------------------------------- scalar promotion
+@given(s=python_scalars(), dtype=st.sampled_from([np.float32, np.float64, np.int64]),
+       op=st.sampled_from(["add", "sub", "mul", "div", "rsub", "rmul", "radd"]))
+def test_scalars_never_promote_like_torch(s, dtype, op):
+    """float32 with any Python or NumPy scalar stays float32; int tensor with a float gives float32."""
+    values = np.array([1, 2, 3], dtype)
+    fns = {"add": lambda t: t + s, "sub": lambda t: t - s, "mul": lambda t: t * s, "div": lambda t: t / 2,
+           "rsub": lambda t: s - t, "rmul": lambda t: s * t, "radd": lambda t: s + t}
+    out_tc = fns[op](tc.tensor(values))
+    out_t = fns[op](torch.tensor(values))
+    assert str(out_tc.dtype) == str(out_t.dtype).replace("torch.", ""), (s, type(s), dtype, op)
+    np.testing.assert_allclose(out_tc.data, out_t.numpy(), rtol=1e-6)
+
+
+def test_float32_graph_stays_float32_end_to_end():
+    x = tc.randn(4, 3, requires_grad=True)
+    w = tc.randn(3, 2, requires_grad=True)
+    loss = ((x @ w).relu() * 0.5 + np.float64(1.0)).log_softmax(dim=1).mean() * 2 ** 0.5
+    assert loss.dtype == np.float32
+    loss.backward()
+    assert x.grad.dtype == np.float32 and w.grad.dtype == np.float32
+
+
+_DTYPES = [np.bool_, np.uint8, np.int32, np.int64, np.float32, np.float64]
+
+
+@given(da=st.sampled_from(_DTYPES), db=st.sampled_from(_DTYPES), a_0d=st.booleans(), b_0d=st.booleans(),
+       op=st.sampled_from(["add", "mul", "maximum", "where"]))
+def test_tensor_tensor_promotion_matches_torch(da, db, a_0d, b_0d, op):
+    """torch's rule: a 0-d tensor changes the result dtype only when it is of a higher category
+    (bool < int < float): float32 * tensor(2.0, float64) stays float32."""
+    a = np.array(1 if a_0d else [1, 0], da)
+    b = np.array(2 if b_0d else [1, 1], db)
+    fns = {"add": lambda L, x, y: x + y if da != np.bool_ or db != np.bool_ else x * y,
+           "mul": lambda L, x, y: x * y, "maximum": lambda L, x, y: L.maximum(x, y),
+           "where": lambda L, x, y: L.where(L.tensor([True, False]), x, y)}
+    ours = fns[op](tc, tc.tensor(a), tc.tensor(b))
+    theirs = fns[op](torch, torch.tensor(a), torch.tensor(b))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (da, db, a_0d, b_0d, op)
+    np.testing.assert_array_equal(ours.data, theirs.numpy())
+
+
+def test_zero_dim_float64_parameter_keeps_float32_graph_and_gets_float64_grad():
+    x = tc.ones(3)
+    w = tc.tensor(np.float64(3.0), requires_grad=True)
+    y = (x * w).sum()
+    assert y.dtype == np.float32
+    y.backward()
+    assert w.grad.dtype == np.float64 and w.grad.item() == 3.0

@@ -1,0 +1,222 @@
+"""Shape, layout and indexing ops against torch: one table, one factory (``strategies.check_op``).
+
+Indexing covers ints, slices, None, Ellipsis, boolean masks and integer arrays, repeated
+integer indices included (their gradients must accumulate, as torch's do).
+"""
+import numpy as np
+import pytest
+import torch
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinycompress as tc
+from strategies import (OpCase, arrays, cat_inputs_arrays, dims, dim_tuples, expand_target, fn_variants, index_to,
+                        indices, run_check, run_gradcheck, same, same_size_shape, shapes, unary_inputs)
+
+
+def _kw(**strategies):
+    return lambda shape: st.fixed_dictionaries(strategies)
+
+
+def _reshape_kwargs(shape):
+    return same_size_shape(shape).map(lambda s: {"shape": s})
+
+
+@st.composite
+def _flatten_dims(draw, shape):
+    ndim = len(shape)
+    a, b = sorted(draw(st.lists(st.integers(0, max(ndim - 1, 0)), min_size=2, max_size=2)))
+    return {"start_dim": draw(st.sampled_from([a, a - max(ndim, 1)])),
+            "end_dim": draw(st.sampled_from([b, b - max(ndim, 1)]))}
+
+
+@st.composite
+def _unflatten_args(draw, shape):
+    d = draw(dims(len(shape)))
+    n = shape[d]
+    k = draw(st.sampled_from([k for k in range(1, n + 1) if n % k == 0]))
+    return {"dim": d, "sizes": draw(st.sampled_from([(n,), (k, n // k), (-1, k), (1, n, 1)]))}
+
+
+@st.composite
+def _two_dims(draw, shape):
+    return {"dim0": draw(dims(len(shape))), "dim1": draw(dims(len(shape)))}
+
+
+@st.composite
+def _permutation(draw, shape):
+    return {"dims": tuple(draw(st.permutations(range(len(shape)))))}
+
+
+@st.composite
+def _squeeze_dim(draw, shape):
+    return {"dim": draw(dims(len(shape)) | dim_tuples(len(shape)))}
+
+
+@st.composite
+def _repeats(draw, shape):
+    lead = draw(st.integers(0 if shape else 1, 2))
+    return {"repeats": tuple(draw(st.lists(st.integers(1, 3), min_size=len(shape) + lead,
+                                           max_size=len(shape) + lead)))}
+
+
+@st.composite
+def _split_args(draw, shape):
+    d = draw(dims(len(shape)))
+    n = shape[d]
+    if draw(st.booleans()):
+        return {"split_size_or_sections": draw(st.integers(1, n + 1)), "dim": d}
+    cuts = sorted(draw(st.lists(st.integers(0, n), max_size=3)))
+    sections = [b - a for a, b in zip([0] + cuts, cuts + [n])]
+    return {"split_size_or_sections": sections, "dim": d}
+
+
+@st.composite
+def _chunk_args(draw, shape):
+    return {"chunks": draw(st.integers(1, 4)), "dim": draw(dims(len(shape)))}
+
+
+@st.composite
+def _pad_args(draw, shape):
+    k = draw(st.integers(1, max(len(shape), 1))) if shape else 0
+    return {"pad": tuple(draw(st.lists(st.integers(0, 2), min_size=2 * k, max_size=2 * k))),
+            "value": draw(st.sampled_from([0.0, 1.5, -2.0]))}
+
+
+@st.composite
+def _diag_args(draw, shape):
+    limit = shape[1] - 1 if len(shape) == 2 else 2
+    return {"diagonal": draw(st.integers(-(shape[0] - 1), limit))}
+
+
+@st.composite
+def _mask_args(draw, shape):
+    mask_shape = draw(hnp.broadcastable_shapes(shape, min_dims=0, max_dims=len(shape)))
+    return {"mask": draw(hnp.arrays(np.bool_, mask_shape)), "value": draw(st.sampled_from([0.0, -1.0, 2.5]))}
+
+
+def _cat_inputs(stack=False):
+    return lambda small: cat_inputs_arrays(small, stack=stack)
+
+
+def _index_inputs(small):
+    @st.composite
+    def draw_inputs(draw):
+        shape = draw(shapes(0, 3, 1, 3 if small else 4))
+        return [draw(arrays(shape))], {"index": draw(indices(shape))}
+    return draw_inputs()
+
+
+def _repeated_index_inputs(small):
+    @st.composite
+    def draw_inputs(draw):
+        shape = draw(shapes(1, 3, 1, 3))
+        n = shape[0]
+        first = draw(st.integers(-n, n - 1))
+        rest = draw(st.lists(st.integers(-n, n - 1), max_size=4))
+        index = np.array([first, first] + rest, np.int64)          # a repeat, always
+        return [draw(arrays(shape))], {"index": index}
+    return draw_inputs()
+
+
+def _getitem_variants():
+    return [("x[index]", lambda x, index: x[index_to(index, tc.tensor)],
+             lambda x, index: x[index_to(index, torch.from_numpy)]),
+            ("x[numpy index]", lambda x, index: x[index],
+             lambda x, index: x[index_to(index, torch.from_numpy)])]
+
+
+CASES = [
+    OpCase("reshape", fn_variants("reshape", positional=("shape",)) + [
+        same("x.view(shape)", lambda x, shape: x.view(shape)),
+        same("x.reshape(*shape)", lambda x, shape: x.reshape(*shape) if shape else x.reshape(shape))],
+        unary_inputs(kwargs=_reshape_kwargs)),
+    OpCase("view_as", [same("x.view_as(y)", lambda x, shape: x.view_as(x.reshape(shape)))],
+           unary_inputs(kwargs=_reshape_kwargs)),
+    OpCase("flatten", fn_variants("flatten"), unary_inputs(kwargs=_flatten_dims)),
+    OpCase("flatten()", fn_variants("flatten"), unary_inputs()),
+    OpCase("unflatten", fn_variants("unflatten"), unary_inputs(min_dims=1, kwargs=_unflatten_args)),
+    OpCase("transpose", fn_variants("transpose") + fn_variants("swapaxes", positional=("dim0", "dim1")),
+           unary_inputs(min_dims=1, kwargs=_two_dims)),
+    OpCase("permute", fn_variants("permute", positional=("dims",)) + [same("x.permute(*dims)", lambda x, dims: x.permute(*dims))],
+           unary_inputs(min_dims=1, kwargs=_permutation)),
+    OpCase("t", fn_variants("t"), unary_inputs(max_dims=2)),
+    OpCase("x.T (2-D)", [same("x.T", lambda x: x.T)], unary_inputs(min_dims=2, max_dims=2)),
+    OpCase("x.mT", [same("x.mT", lambda x: x.mT)], unary_inputs(min_dims=2)),
+    OpCase("squeeze", fn_variants("squeeze"), unary_inputs(min_dims=1, kwargs=_squeeze_dim)),
+    OpCase("squeeze()", fn_variants("squeeze"), unary_inputs()),
+    OpCase("unsqueeze", fn_variants("unsqueeze"),
+           unary_inputs(kwargs=lambda shape: dims(len(shape) + 1).map(lambda d: {"dim": d}))),
+    OpCase("expand", [same("x.expand(shape)", lambda x, shape: x.expand(shape)),
+                      same("x.expand(*shape)", lambda x, shape: x.expand(*shape) if shape else x.expand(shape))],
+           unary_inputs(kwargs=lambda shape: expand_target(shape).map(lambda s: {"shape": s}))),
+    OpCase("expand_as", [("x.expand_as(y)", lambda x, shape: x.expand_as(tc.zeros(shape)),
+                          lambda x, shape: x.expand_as(torch.zeros(shape))),
+                         ("tc.broadcast_to", lambda x, shape: tc.broadcast_to(x, shape),
+                          lambda x, shape: torch.broadcast_to(x, shape))],
+           unary_inputs(kwargs=lambda shape: expand_target(shape).map(
+               lambda s: {"shape": tuple(shape[i - (len(s) - len(shape))] if n == -1 else n
+                                         for i, n in enumerate(s))}))),
+    OpCase("repeat", [same("x.repeat(repeats)", lambda x, repeats: x.repeat(repeats)),
+                      same("x.repeat(*repeats)", lambda x, repeats: x.repeat(*repeats))],
+           unary_inputs(kwargs=_repeats)),
+    OpCase("cat", [("tc.cat", lambda *xs, dim: tc.cat(xs, dim), lambda *xs, dim: torch.cat(xs, dim)),
+                   ("tc.cat(dim=)", lambda *xs, dim: tc.cat(list(xs), dim=dim), lambda *xs, dim: torch.cat(xs, dim=dim))],
+           _cat_inputs()),
+    OpCase("stack", [("tc.stack", lambda *xs, dim: tc.stack(xs, dim), lambda *xs, dim: torch.stack(xs, dim))],
+           _cat_inputs(stack=True)),
+    OpCase("split", fn_variants("split", positional=("split_size_or_sections", "dim")), unary_inputs(min_dims=1, kwargs=_split_args)),
+    OpCase("chunk", fn_variants("chunk"), unary_inputs(min_dims=1, kwargs=_chunk_args)),
+    OpCase("pad", [("tc.pad", lambda x, pad, value: tc.pad(x, pad, value=value),
+                    lambda x, pad, value: torch.nn.functional.pad(x, pad, mode="constant", value=value))],
+           unary_inputs(min_dims=1, kwargs=_pad_args)),
+    OpCase("getitem", _getitem_variants(), _index_inputs),
+    OpCase("getitem repeated ints", _getitem_variants(), _repeated_index_inputs),
+    OpCase("masked_fill", [("tc.masked_fill", lambda x, mask, value: tc.masked_fill(x, tc.tensor(mask), value),
+                            lambda x, mask, value: torch.masked_fill(x, torch.from_numpy(mask), value)),
+                           ("x.masked_fill", lambda x, mask, value: x.masked_fill(tc.tensor(mask), value),
+                            lambda x, mask, value: x.masked_fill(torch.from_numpy(mask), value))],
+           unary_inputs(kwargs=_mask_args)),
+    OpCase("diag", fn_variants("diag"), unary_inputs(min_dims=1, max_dims=2, kwargs=_diag_args)),
+    OpCase("clone", fn_variants("clone") + [same("x.contiguous()", lambda x: x.contiguous())], unary_inputs()),
+]
+
+DIFFERENTIABLE = [c for c in CASES if c.differentiable and c.gradcheck]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
+@pytest.mark.parametrize("case", CASES, ids=repr)
+def test_op_matches_torch(case, dtype):
+    run_check(case, dtype)
+
+
+@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
+def test_gradcheck(case):
+    run_gradcheck(case)
+
+
+def test_repeated_indices_accumulate():
+    """x[[0, 0, 2]]: the gradient of a row picked twice is the sum of both upstream rows."""
+    x = tc.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
+    g = np.array([[1.0, 10.0], [100.0, 1000.0], [7.0, 8.0]], np.float32)
+    x[tc.tensor([0, 0, 2])].backward(g)
+    np.testing.assert_array_equal(x.grad.data, [[101.0, 1010.0], [0.0, 0.0], [7.0, 8.0]])
+
+
+def test_shape_errors_name_the_shapes():
+    x = tc.ones(2, 3)
+    with pytest.raises(RuntimeError, match=r"\[4\].*size 6"):
+        x.reshape(4)
+    with pytest.raises(RuntimeError, match="sizes of tensors must match"):
+        tc.cat([x, tc.ones(3, 2)], dim=0)
+    with pytest.raises(RuntimeError, match="equal size"):
+        tc.stack([x, tc.ones(3, 2)])
+    with pytest.raises(IndexError, match="boolean mask"):
+        x[tc.tensor([True, False, True])]
+
+
+@pytest.mark.parametrize("name", ["concat", "concatenate"])
+def test_cat_aliases(name):
+    a, b = np.ones((2, 3), np.float32), np.zeros((1, 3), np.float32)
+    ours = getattr(tc, name)([tc.tensor(a), tc.tensor(b)])
+    np.testing.assert_array_equal(ours.data, getattr(torch, name)([torch.tensor(a), torch.tensor(b)]).numpy())
