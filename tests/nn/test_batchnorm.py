@@ -1,0 +1,101 @@
+"""BatchNorm1d/2d and F.batch_norm against torch's modules over several training steps, then eval."""
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+
+import tinycompress as tc
+from tinycompress import nn
+from tinycompress.ops.normalization import batch_norm
+from tests.strategies import seeds
+
+
+def _pair(kind, c, **kw):
+    return getattr(nn, kind)(c, **kw), getattr(torch.nn, kind)(c, **kw).double()
+
+
+@pytest.mark.parametrize("kind,extra", [("BatchNorm1d", ()), ("BatchNorm1d", (4,)), ("BatchNorm2d", (3, 4))])
+@given(momentum=st.sampled_from([0.1, 0.3, None]), affine=st.booleans(), track=st.booleans(),
+       steps=st.integers(1, 4), seed=seeds())
+def test_batchnorm_module_matches_torch(kind, extra, momentum, affine, track, steps, seed):
+    rng = np.random.default_rng(seed)
+    c = 3
+    m, tm = _pair(kind, c, momentum=momentum, affine=affine, track_running_stats=track)
+    m.double()
+    if affine:
+        w, b = rng.standard_normal(c), rng.standard_normal(c)
+        m.weight.data[...] = w
+        m.bias.data[...] = b
+        with torch.no_grad():
+            tm.weight.copy_(torch.tensor(w))
+            tm.bias.copy_(torch.tensor(b))
+    for mode in ["train"] * steps + ["eval"]:
+        getattr(m, mode)(), getattr(tm, mode)()
+        x = rng.standard_normal((5, c) + extra) * 2 + 1
+        xt = tc.tensor(x, requires_grad=True)
+        tt = torch.tensor(x, requires_grad=True)
+        y, ty = m(xt), tm(tt)
+        g = rng.standard_normal(x.shape)
+        (y * tc.tensor(g)).sum().backward()
+        ty.backward(torch.tensor(g))
+        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(xt.grad.data, tt.grad.numpy(), rtol=1e-8, atol=1e-9)
+        if affine:
+            np.testing.assert_allclose(m.weight.grad.data, tm.weight.grad.numpy(), rtol=1e-8, atol=1e-9)
+            np.testing.assert_allclose(m.bias.grad.data, tm.bias.grad.numpy(), rtol=1e-8, atol=1e-9)
+            m.zero_grad(), tm.zero_grad()
+    sd, tsd = m.state_dict(), tm.state_dict()
+    assert list(sd) == list(tsd)
+    for k in tsd:
+        np.testing.assert_allclose(sd[k], tsd[k].numpy(), rtol=1e-9, atol=1e-12)
+        if k == "num_batches_tracked":
+            assert sd[k].dtype == np.int64
+
+
+@pytest.mark.parametrize("shape", [(6, 4), (3, 4, 2, 5)])
+@given(training=st.booleans(), seed=seeds())
+def test_functional_batch_norm_float32(shape, training, seed):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal(shape).astype(np.float32)
+    w, b = rng.standard_normal(4).astype(np.float32), rng.standard_normal(4).astype(np.float32)
+    rm, rv = rng.standard_normal(4).astype(np.float32), (rng.random(4) + 0.5).astype(np.float32)
+    trm, trv = torch.tensor(rm), torch.tensor(rv)
+    xs = [tc.tensor(a, requires_grad=True) for a in (x, w, b)]
+    ts = [torch.tensor(a, requires_grad=True) for a in (x, w, b)]
+    y = batch_norm(xs[0], rm, rv, xs[1], xs[2], training=training, momentum=0.2)
+    ty = torch.nn.functional.batch_norm(ts[0], trm, trv, ts[1], ts[2], training=training, momentum=0.2)
+    assert y.dtype == np.float32
+    g = rng.standard_normal(shape).astype(np.float32)
+    (y * tc.tensor(g)).sum().backward()
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(rm, trm.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(rv, trv.numpy(), rtol=1e-5, atol=1e-6)
+    for a, t in zip(xs, ts):
+        assert a.grad.dtype == np.float32
+        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_batch_norm_gradcheck():
+    rng = np.random.default_rng(1)
+    args = [tc.tensor(a, requires_grad=True) for a in (rng.standard_normal((4, 3, 2)), rng.standard_normal(3),
+                                                       rng.standard_normal(3))]
+    assert tc.autograd.gradcheck(lambda x, w, b: batch_norm(x, None, None, w, b, training=True), args)
+
+
+def test_batchnorm_dimension_errors_and_reset():
+    with pytest.raises(ValueError, match=r"expected 2D or 3D input \(got 4D input\)"):
+        nn.BatchNorm1d(3)(tc.zeros((2, 3, 4, 4)))
+    with pytest.raises(ValueError, match=r"expected 4D input \(got 2D input\)"):
+        nn.BatchNorm2d(3)(tc.zeros((2, 3)))
+    with pytest.raises(ValueError, match="more than 1 value per channel"):
+        nn.BatchNorm1d(3)(tc.zeros((1, 3)))
+    m = nn.BatchNorm2d(3)
+    m(tc.randn(4, 3, 2, 2))
+    assert int(m.num_batches_tracked.data) == 1 and not np.allclose(m.running_mean.data, 0)
+    m.reset_running_stats()
+    assert int(m.num_batches_tracked.data) == 0 and np.all(m.running_mean.data == 0) and np.all(m.running_var.data == 1)
+    assert repr(m) == repr(torch.nn.BatchNorm2d(3))
+    for kw in (dict(affine=False), dict(bias=False), dict(track_running_stats=False)):
+        assert repr(nn.BatchNorm1d(3, **kw)) == repr(torch.nn.BatchNorm1d(3, **kw))
+        assert list(nn.BatchNorm1d(3, **kw).state_dict()) == list(torch.nn.BatchNorm1d(3, **kw).state_dict())

@@ -1,0 +1,125 @@
+"""conv2d and the 2-D pools against torch.nn.functional (forward and every input gradient)."""
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, strategies as st
+
+import tinycompress as tc
+from tinycompress.ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
+from tests.strategies import seeds
+
+TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-9, atol=1e-9)}
+
+
+def compare(fn, tfn, arrays, rng, dtype):
+    """Run fn (tinycompress) and tfn (torch) on the same inputs and upstream gradient; compare all."""
+    xs = [tc.tensor(a, requires_grad=True) for a in arrays]
+    ts = [torch.tensor(a, requires_grad=True) for a in arrays]
+    y, ty = fn(*xs), tfn(*ts)
+    assert y.dtype == np.dtype(dtype) and y.shape == tuple(ty.shape)
+    g = rng.standard_normal(y.shape).astype(dtype)
+    (y * tc.tensor(g)).sum().backward()
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(y.data, ty.detach().numpy(), **TOL[dtype])
+    for x, t in zip(xs, ts):
+        assert x.grad.dtype == np.dtype(dtype)
+        np.testing.assert_allclose(x.grad.data, t.grad.numpy(), **TOL[dtype])
+
+
+@st.composite
+def conv_cases(draw):
+    groups = draw(st.integers(1, 3))
+    cin, cout = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    kh, kw = draw(st.integers(1, 5)), draw(st.integers(1, 5))
+    dil = draw(st.integers(1, 2))
+    padding = draw(st.one_of(st.integers(0, 2), st.sampled_from(["same", "valid"])))
+    stride = 1 if padding == "same" else draw(st.integers(1, 3))
+    pad = 0 if isinstance(padding, str) else padding
+    h = draw(st.integers(max(1, dil * (kh - 1) + 1 - 2 * pad), 9))
+    w = draw(st.integers(max(1, dil * (kw - 1) + 1 - 2 * pad), 9))
+    return dict(n=draw(st.integers(1, 3)), cin=cin, cout=cout, k=(kh, kw), h=h, w=w, stride=stride,
+                padding=padding, dilation=dil, groups=groups, bias=draw(st.booleans()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(case=conv_cases(), seed=seeds())
+def test_conv2d_matches_torch(case, seed, dtype):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((case["n"], case["cin"], case["h"], case["w"])).astype(dtype)
+    wt = rng.standard_normal((case["cout"], case["cin"] // case["groups"]) + case["k"]).astype(dtype)
+    arrays = [x, wt] + ([rng.standard_normal(case["cout"]).astype(dtype)] if case["bias"] else [])
+    opts = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
+    compare(lambda *a: conv2d(*a, **opts), lambda *a: F.conv2d(*a, **opts), arrays, rng, dtype)
+
+
+def test_conv2d_gradcheck():
+    rng = np.random.default_rng(0)
+    x = tc.tensor(rng.standard_normal((2, 4, 5, 4)), requires_grad=True)
+    w = tc.tensor(rng.standard_normal((2, 2, 3, 2)), requires_grad=True)
+    b = tc.tensor(rng.standard_normal(2), requires_grad=True)
+    assert tc.autograd.gradcheck(lambda x, w, b: conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2),
+                                                        groups=2), (x, w, b))
+
+
+def test_conv2d_errors():
+    x = tc.zeros((1, 4, 5, 5))
+    with pytest.raises(RuntimeError, match="channels"):
+        conv2d(x, tc.zeros((2, 3, 3, 3)))
+    with pytest.raises(RuntimeError, match="groups"):
+        conv2d(x, tc.zeros((3, 2, 3, 3)), groups=2)
+    with pytest.raises(RuntimeError, match="smaller than the dilated kernel"):
+        conv2d(x, tc.zeros((2, 4, 7, 7)))
+    with pytest.raises(ValueError, match="strided"):
+        conv2d(x, tc.zeros((2, 4, 3, 3)), stride=2, padding="same")
+
+
+@st.composite
+def pool_cases(draw):
+    k = draw(st.integers(1, 4))
+    s = draw(st.integers(1, 3))
+    p = draw(st.integers(0, k // 2))
+    h, w = draw(st.integers(k, 9)), draw(st.integers(k, 9))
+    return dict(k=k, s=s, p=p, h=h, w=w, ceil=draw(st.booleans()))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(case=pool_cases(), dil=st.integers(1, 2), seed=seeds())
+def test_max_pool2d_matches_torch(case, dil, seed, dtype):
+    rng = np.random.default_rng(seed)
+    if dil * (case["k"] - 1) + 1 > case["h"] + 2 * case["p"] or dil * (case["k"] - 1) + 1 > case["w"] + 2 * case["p"]:
+        dil = 1
+    shape = (2, 3, case["h"], case["w"])
+    x = (rng.permutation(int(np.prod(shape))).reshape(shape) * 0.1).astype(dtype)     # distinct: no ties
+    opts = dict(kernel_size=case["k"], stride=case["s"], padding=case["p"], dilation=dil, ceil_mode=case["ceil"])
+    compare(lambda a: max_pool2d(a, **opts), lambda a: F.max_pool2d(a, **opts), [x], rng, dtype)
+    _, idx = max_pool2d(tc.tensor(x), return_indices=True, **opts)
+    _, tidx = F.max_pool2d(torch.tensor(x), return_indices=True, **opts)
+    np.testing.assert_array_equal(idx.data, tidx.numpy())
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(case=pool_cases(), include=st.booleans(), divisor=st.sampled_from([None, 3]), seed=seeds())
+def test_avg_pool2d_matches_torch(case, include, divisor, seed, dtype):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, case["h"], case["w"])).astype(dtype)
+    opts = dict(kernel_size=case["k"], stride=case["s"], padding=case["p"], ceil_mode=case["ceil"],
+                count_include_pad=include, divisor_override=divisor)
+    compare(lambda a: avg_pool2d(a, **opts), lambda a: F.avg_pool2d(a, **opts), [x], rng, dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@given(h=st.integers(1, 11), w=st.integers(1, 11), oh=st.integers(1, 7), ow=st.integers(1, 7), seed=seeds())
+def test_adaptive_avg_pool2d_matches_torch(h, w, oh, ow, seed, dtype):
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((2, 3, h, w)).astype(dtype)
+    compare(lambda a: adaptive_avg_pool2d(a, (oh, ow)), lambda a: F.adaptive_avg_pool2d(a, (oh, ow)), [x], rng, dtype)
+
+
+def test_pools_unbatched_and_errors():
+    x = np.arange(2 * 5 * 5, dtype=np.float32).reshape(2, 5, 5)
+    np.testing.assert_allclose(max_pool2d(tc.tensor(x), 2).data, F.max_pool2d(torch.tensor(x), 2).numpy())
+    with pytest.raises(RuntimeError, match="half of effective kernel"):
+        max_pool2d(tc.tensor(x), 2, padding=2)
+    with pytest.raises(RuntimeError, match="expected 3D or 4D input"):
+        avg_pool2d(tc.zeros((5, 5)), 2)

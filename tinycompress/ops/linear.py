@@ -1,0 +1,52 @@
+"""``linear``: y = x @ W.T + b as one Function (one GEMM forward, one GEMM per input grad backward)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ..autograd.function import Function
+from ._util import as_tensor
+
+
+class Linear(Function):
+    """y = x Wᵀ + b for x (*, in), W (out, in), b (out,).
+
+    backward: ∂x = g W, ∂W = gᵀ x (leading dims flattened), ∂b = Σ g over the leading dims.
+    """
+
+    @staticmethod
+    def forward(ctx, x, weight, bias=None):
+        ctx.save_for_backward(x, weight)
+        ctx.has_bias = bias is not None
+        x2 = x.reshape(-1, x.shape[-1])
+        y = x2 @ weight.T
+        if bias is not None:
+            y += bias
+        return y.reshape(x.shape[:-1] + (weight.shape[0],))
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, weight = ctx.saved_tensors
+        g2 = grad.reshape(-1, weight.shape[0])
+        gx = (g2 @ weight).reshape(x.shape) if ctx.needs_input_grad[0] else None
+        gw = g2.T @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
+        gb = g2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
+        return (gx, gw, gb) if ctx.has_bias else (gx, gw)
+
+
+def linear(input, weight, bias=None):
+    """torch.nn.functional.linear: ``input @ weight.T + bias``; input (*, in), weight (out, in)."""
+    input, weight = as_tensor(input), as_tensor(weight)
+    if weight.ndim != 2:
+        raise RuntimeError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        raise RuntimeError(f"linear: input's last dimension must be in_features={weight.shape[1]}, got input "
+                           f"of shape {input.shape} (weight {weight.shape})")
+    if input.dtype != weight.dtype:
+        raise RuntimeError(f"linear: input dtype {input.dtype} and weight dtype {weight.dtype} differ; "
+                           "convert one with .float() or .double()")
+    if bias is None:
+        return Linear.apply(input, weight)
+    bias = as_tensor(bias)
+    if bias.shape != (weight.shape[0],):
+        raise RuntimeError(f"linear: bias must have shape ({weight.shape[0]},), got {bias.shape}")
+    return Linear.apply(input, weight, bias)
