@@ -13,18 +13,7 @@ from .factories import (arange, as_tensor, bool, double, empty, empty_like, eye,
 from .ops import *  # noqa: F401,F403  (tc.exp, tc.sum, tc.cat, ... as torch has them)
 from .ops import abs, max, min, pow, sum  # noqa: F401  (shadowing builtins on purpose, as torch does)
 from .random import get_rng_state, initial_seed, manual_seed, set_rng_state
+from .serialization import load, save
+from . import nn, optim, data, utils, compress, models  # noqa: E402  (they import the core above)
 
 __version__ = "0.1.0"
-
-
-def _load_subpackages():
-    import importlib
-    for name in ("nn", "optim", "data", "compress", "models", "utils"):
-        try:
-            globals()[name] = importlib.import_module(f".{name}", __name__)
-        except ModuleNotFoundError as error:          # a subpackage still being written
-            if error.name != f"{__name__}.{name}":
-                raise
-
-
-_load_subpackages()
