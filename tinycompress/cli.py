@@ -20,12 +20,7 @@ import sys
 
 from . import models
 
-DEFAULT_MODEL = "bnn_mlp"
-FALLBACK_MODEL = "bn_mlp"
-
-
-def _default_model() -> str:
-    return DEFAULT_MODEL if DEFAULT_MODEL in models.names() else FALLBACK_MODEL
+DEFAULT_MODEL = "bnn_mlp"          # seed 000's binarized MLP
 
 
 def _scheduler_spec(text: str) -> dict | None:
@@ -60,7 +55,7 @@ def _parser() -> argparse.ArgumentParser:
 
     train = sub.add_parser("train", help="train a registered model on MNIST")
     train.add_argument("--model", default=None, help=f"one of: {', '.join(models.names())} (default: "
-                       f"{_default_model()})")
+                       f"{DEFAULT_MODEL})")
     train.add_argument("--epochs", type=int, default=None)
     train.add_argument("--batch-size", type=int, default=None)
     train.add_argument("--test-batch-size", type=int, default=None)
@@ -98,20 +93,63 @@ def _parser() -> argparse.ArgumentParser:
 
 def _family_train_arguments(train) -> None:
     """Flags of the compression families (each used only by the models or runs that need it)."""
-    train.add_argument("--clip-weights", action="store_true",
-                       help="clip binarized layers' latent weights to [-1, 1] after every step (BNN paper)")
+    binary = train.add_argument_group("binarized networks")
+    binary.add_argument("--clip-weights", action="store_true",
+                        help="clip binarized layers' latent weights to [-1, 1] after every step (BNN paper)")
+    pruning = train.add_argument_group("pruning (any model with Linear/Conv2d layers)")
+    pruning.add_argument("--prune", choices=["l1", "random", "ln"], default=None,
+                         help="prune by weight magnitude (l1), at random, or whole neurons/filters by L2 norm (ln)")
+    pruning.add_argument("--sparsity", type=float, default=0.9, help="fraction of weights removed (default 0.9)")
+    pruning.add_argument("--prune-schedule", choices=["oneshot", "iterative", "gradual"], default="iterative",
+                         help="iterative: Han et al. 2015 (1 dense epoch, then 3 prune/retrain stages at 0.1x lr); "
+                              "gradual: Zhu & Gupta 2017's cubic ramp; oneshot: prune before the first epoch")
+    pruning.add_argument("--prune-scope", choices=["layer", "global"], default="layer")
+    lowrank = train.add_argument_group("low-rank (models with LinearSVD/Conv2dSVD layers, e.g. svd_mlp)")
+    lowrank.add_argument("--svd-lambda-o", type=float, default=None, help="orthogonality regulariser weight")
+    lowrank.add_argument("--svd-lambda-s", type=float, default=None, help="singular-value sparsity weight")
+    lowrank.add_argument("--svd-sparsity", choices=["hoyer", "l1"], default="hoyer")
+    lowrank.add_argument("--svd-truncate", type=float, default=None, metavar="ENERGY",
+                         help="after training, keep per layer the rank holding ENERGY of Σs², then fine-tune")
+    lowrank.add_argument("--finetune-epochs", type=int, default=1, help="epochs of fine-tuning after truncation")
+    lowrank.add_argument("--finetune-lr", type=float, default=None, help="fine-tuning lr (default: 0.1x --lr)")
 
 
-def _family_callbacks(args, model) -> list:
+_FAMILY_KEYS = {"clip_weights", "prune", "sparsity", "prune_schedule", "prune_scope", "svd_lambda_o",
+                "svd_lambda_s", "svd_sparsity", "svd_truncate", "finetune_epochs", "finetune_lr"}
+
+
+def _family_callbacks(family: dict, recipe, model) -> list:
+    """The callbacks the recipe names and the family flags ask for."""
     callbacks = []
-    if getattr(args, "clip_weights", False):
+    if family.get("clip_weights") or "clip_weights" in recipe.callbacks:
         from .compress.binary import ClipWeights
         callbacks.append(ClipWeights())
+    if family.get("prune"):
+        from .compress.prune import make_pruning_callback, prepare_model
+        prepare_model(model)                  # before the optimizer: fresh and resumed runs order params alike
+        callbacks.append(make_pruning_callback(family["prune"], family["sparsity"], family["prune_schedule"],
+                                               family["prune_scope"], epochs=recipe.epochs))
+    if family.get("svd_lambda_o") is not None or family.get("svd_lambda_s") is not None:
+        from .compress.lowrank import SVDRegularizer
+        callbacks.append(SVDRegularizer(family.get("svd_lambda_o") or 0.0, family.get("svd_lambda_s") or 0.0,
+                                        family.get("svd_sparsity", "hoyer")))
     return callbacks
 
 
+def _load_model(model, state_dict) -> None:
+    """``load_state_dict`` into a freshly built model, first giving it the structure the checkpoint has:
+    pruning re-parametrisation (``weight_orig``/``weight_mask``) and truncated ranks."""
+    from .compress.lowrank import match_ranks
+    from .compress.prune import restore_pruning
+    restore_pruning(model, state_dict)
+    match_ranks(model, state_dict)
+    model.load_state_dict(state_dict)
+
+
 def _config(args) -> dict:
-    name = args.model or _default_model()
+    name = args.model or DEFAULT_MODEL
+    if name not in models.names():
+        raise SystemExit(f"error: unknown --model {name!r}; choose one of: {', '.join(models.names())}")
     recipe = models.recipe(name)
     scheduler = recipe.scheduler if args.scheduler == "recipe" else args.scheduler
     optimizer_kwargs = dict(recipe.optimizer_kwargs)
@@ -130,18 +168,28 @@ def _config(args) -> dict:
         epochs=args.epochs if args.epochs is not None else recipe.epochs,
         scheduler=scheduler, optimizer_kwargs=optimizer_kwargs)
     family = {k: v for k, v in vars(args).items() if k in _FAMILY_KEYS}
-    return {"model": name, "recipe": recipe.to_dict(), "seed": args.seed, "family": family}
+    if family["prune"] is not None and not 0.0 <= family["sparsity"] < 1.0:
+        raise SystemExit(f"error: --sparsity {family['sparsity']} must be a fraction in [0, 1)")
+    if family["svd_truncate"] is not None and not 0.0 < family["svd_truncate"] <= 1.0:
+        raise SystemExit(f"error: --svd-truncate {family['svd_truncate']} must be an energy fraction in (0, 1]")
+    return {"model": name, "recipe": recipe.to_dict(), "seed": args.seed, "family": family, "phase": "train"}
 
 
-_FAMILY_KEYS = {"clip_weights"}
+def _phases(config) -> list[str]:
+    """'train', then 'finetune' when the run truncates a low-rank model (the paper's pipeline)."""
+    return ["train", "finetune"] if config["family"].get("svd_truncate") is not None else ["train"]
+
+
+def _finetune_recipe(recipe, family):
+    lr = family.get("finetune_lr") or 0.1 * recipe.lr
+    return dataclasses.replace(recipe, lr=lr, epochs=family.get("finetune_epochs", 1), scheduler=None)
 
 
 def cmd_train(args) -> int:
     import tinycompress as tc
-    from .train import Checkpoint, MetricsLogger, Trainer, load_checkpoint, make_optimizer, make_scheduler, \
-        mnist_loaders
+    from .train import load_checkpoint
 
-    out = args.out or os.path.join("runs", args.model or _default_model())
+    out = args.out or os.path.join("runs", args.model or DEFAULT_MODEL)
     last = os.path.join(out, "last.npz")
     state = None
     if args.resume:
@@ -150,31 +198,19 @@ def cmd_train(args) -> int:
             return 2
         state = load_checkpoint(last)
         config = json.loads(state["config"])
-        if args.epochs is not None:
+        if args.epochs is not None and config["phase"] == "train":
             config["recipe"]["epochs"] = args.epochs
     else:
         config = _config(args)
         if os.path.exists(os.path.join(out, "metrics.jsonl")):
             os.remove(os.path.join(out, "metrics.jsonl"))
-    recipe = models.Recipe(**config["recipe"])
     tc.manual_seed(config["seed"])
     model = models.build(config["model"])
-    optimizer = make_optimizer(recipe, model.parameters())
-    scheduler = make_scheduler(recipe, optimizer)
-    train_loader, test_loader = mnist_loaders(recipe, root=args.data)
-    callbacks = _family_callbacks(argparse.Namespace(**config["family"]), model)
-    callbacks += [MetricsLogger(os.path.join(out, "metrics.jsonl")),
-                  Checkpoint(last, extra={"config": json.dumps(config)})]
-    trainer = Trainer(model, optimizer, train_loader, epochs=recipe.epochs, scheduler=scheduler,
-                      test_loader=test_loader, callbacks=callbacks, progress=not args.no_progress,
-                      max_steps_per_epoch=args.max_steps)
-    start = 0
-    if state is not None:
-        start = trainer.load_state_dict(state)
-        print(f"resuming {config['model']} from epoch {start} of {recipe.epochs}")
-    print(f"training {config['model']} for {recipe.epochs} epochs: {recipe.optimizer} lr {recipe.lr}, batch "
-          f"{recipe.batch_size}, scheduler {recipe.scheduler}; writing {out}/")
-    history = trainer.fit(start_epoch=start)
+    history = []
+    for phase in _phases(config)[_phases(config).index(config["phase"]):]:
+        config["phase"] = phase
+        history += _run_phase(args, config, model, out, state)
+        state = None
     if args.plot:
         from .plots import plot_curves
         path = plot_curves(history, os.path.join(out, "curves.png"), title=config["model"])
@@ -183,6 +219,40 @@ def cmd_train(args) -> int:
     if history:
         print(f"final test accuracy: {history[-1].get('test_acc', float('nan')):.4f}")
     return 0
+
+
+def _run_phase(args, config, model, out, state) -> list[dict]:
+    """One phase of a run: the main training, or (after low-rank truncation) the fine-tuning."""
+    from .train import Checkpoint, MetricsLogger, Trainer, make_optimizer, make_scheduler, mnist_loaders
+    recipe = models.Recipe(**config["recipe"])
+    family = config["family"]
+    if config["phase"] == "train":
+        callbacks = _family_callbacks(family, recipe, model)
+    else:
+        recipe = _finetune_recipe(recipe, family)
+        callbacks = []
+        if state is None:                                  # entering the phase: truncate now
+            from .compress.lowrank import format_summary, truncate
+            print(f"truncating to {family['svd_truncate']} of the singular-value energy:")
+            print(format_summary(truncate(model, family["svd_truncate"])))
+    if state is not None:
+        _load_model(model, state["model"])
+    optimizer = make_optimizer(recipe, model.parameters())
+    scheduler = make_scheduler(recipe, optimizer)
+    train_loader, test_loader = mnist_loaders(recipe, root=args.data)
+    callbacks += [MetricsLogger(os.path.join(out, "metrics.jsonl")),
+                  Checkpoint(os.path.join(out, "last.npz"), extra={"config": json.dumps(config)})]
+    trainer = Trainer(model, optimizer, train_loader, epochs=recipe.epochs, scheduler=scheduler,
+                      test_loader=test_loader, callbacks=callbacks, progress=not args.no_progress,
+                      max_steps_per_epoch=args.max_steps)
+    start = 0
+    if state is not None:
+        start = trainer.load_state_dict(state)
+        print(f"resuming {config['model']} ({config['phase']}) from epoch {start} of {recipe.epochs}")
+    print(f"{'training' if config['phase'] == 'train' else 'fine-tuning'} {config['model']} for {recipe.epochs} "
+          f"epochs: {recipe.optimizer} lr {recipe.lr}, batch {recipe.batch_size}, scheduler {recipe.scheduler}; "
+          f"writing {out}/")
+    return trainer.fit(start_epoch=start)
 
 
 def cmd_eval(args) -> int:
@@ -202,7 +272,7 @@ def cmd_eval(args) -> int:
     config = json.loads(state["config"])
     recipe = models.Recipe(**config["recipe"])
     model = models.build(config["model"])
-    model.load_state_dict(state["model"])
+    _load_model(model, state["model"])
     _, test_loader = mnist_loaders(recipe, root=args.data, test_batch_size=args.batch_size)
     result = evaluate(model, test_loader)
     print(f"{config['model']} from {args.checkpoint}: test loss {result['loss']:.4f}, test accuracy "
@@ -216,7 +286,7 @@ def cmd_export(args) -> int:
     state = load_checkpoint(args.checkpoint)
     config = json.loads(state["config"])
     model = models.build(config["model"])
-    model.load_state_dict(state["model"])
+    _load_model(model, state["model"])
     model.eval()
     deployed = export(model, format=args.format, meta={"model": config["model"], "recipe": config["recipe"]})
     deployed.save(args.out)
