@@ -575,6 +575,13 @@ def restore_pruning(model, state_dict) -> None:
 METHODS = ("l1", "random", "ln")
 
 
+def _refresh(module, name="weight") -> None:
+    """Recompute ``module.<name> = <name>_orig ⊙ <name>_mask`` now (the forward pre-hook's work)."""
+    for hook in _hooks_of(module).values():
+        if isinstance(hook, BasePruningMethod) and hook._tensor_name == name:
+            setattr(module, name, hook.apply_mask(module))
+
+
 def _pruned_count(module, name="weight") -> int:
     mask = module._buffers.get(name + "_mask")
     return 0 if mask is None else int(mask.data.size - np.count_nonzero(mask.data))
@@ -611,6 +618,8 @@ def prune_to_sparsity(model, sparsity: float, method: str = "l1", scope: str = "
     layers = [m for _, m in prunable_layers(model)] if layers is None else list(layers)
     if not layers:
         raise ValueError("prune_to_sparsity: the model has no Linear/Conv2d layer to prune")
+    for m in layers:                 # rank by the current weights, not those the last forward computed
+        _refresh(m)                  # (one optimizer step stale, or the init's after load_state_dict)
     if scope == "global":
         if method == "ln":
             raise ValueError("global pruning is unstructured: use method 'l1' or 'random' with scope='global'")
