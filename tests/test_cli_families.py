@@ -1,24 +1,11 @@
 """The CLI's compression-family flags: pruning schedules and the low-rank train → truncate → fine-tune
 pipeline survive a crash and resume exactly, and their checkpoints evaluate and export anywhere."""
-import json
-
 import numpy as np
 import pytest
 
 import tinycompress as tc
+from runs import read_metrics, run_cli
 from tinycompress import cli, train
-
-
-def _metrics(folder):
-    with open(folder / "metrics.jsonl") as f:
-        rows = [json.loads(line) for line in f]
-    for row in rows:
-        row.pop("seconds")
-    return rows
-
-
-def _run(args):
-    assert cli.main(args + ["--no-progress"]) == 0
 
 
 def _crash_after(monkeypatch, epochs_done: int):
@@ -35,8 +22,8 @@ def _crash_after(monkeypatch, epochs_done: int):
     monkeypatch.setattr(train.Checkpoint, "on_epoch_end", on_epoch_end)
 
 
-def _assert_same_run(a, b):
-    assert _metrics(a) == _metrics(b)
+def _assert_samerun_cli(a, b):
+    assert read_metrics(a) == read_metrics(b)
     sa, sb = tc.load(a / "last.npz")["model"], tc.load(b / "last.npz")["model"]
     assert list(sa) == list(sb)
     for key in sa:
@@ -44,13 +31,13 @@ def _assert_same_run(a, b):
 
 
 def _crash_and_resume(tmp_path, monkeypatch, args, crash_after):
-    _run(args + ["--out", str(tmp_path / "full")])
+    run_cli(args + ["--out", str(tmp_path / "full")])
     with monkeypatch.context() as m:
         _crash_after(m, crash_after)
         with pytest.raises(KeyboardInterrupt):
             cli.main(args + ["--out", str(tmp_path / "split"), "--no-progress"])
-    _run(["train", "--out", str(tmp_path / "split"), "--resume", "--max-steps", "5"])
-    _assert_same_run(tmp_path / "full", tmp_path / "split")
+    run_cli(["train", "--out", str(tmp_path / "split"), "--resume", "--max-steps", "5"])
+    _assert_samerun_cli(tmp_path / "full", tmp_path / "split")
 
 
 @pytest.mark.parametrize("schedule", ["iterative", "gradual"])
@@ -70,7 +57,7 @@ def test_low_rank_pipeline_resumes_exactly_inside_the_fine_tuning(tmp_path, monk
     _crash_and_resume(tmp_path, monkeypatch, args, crash_after=2)     # 1 training + 1 of 2 fine-tuning epochs
     state = tc.load(tmp_path / "split" / "last.npz")["model"]
     assert state["0.s"].shape[0] < 300 and state["2.s"].shape[0] < 100      # truncated below full rank
-    assert len(_metrics(tmp_path / "split")) == 3
+    assert len(read_metrics(tmp_path / "split")) == 3
 
 
 @pytest.mark.parametrize("model, flags", [
@@ -78,8 +65,8 @@ def test_low_rank_pipeline_resumes_exactly_inside_the_fine_tuning(tmp_path, monk
     ("svd_mlp", ["--svd-lambda-s", "0.01", "--svd-truncate", "0.7", "--finetune-epochs", "1"]),
 ])
 def test_checkpoint_and_its_deployed_form_score_the_same(tmp_path, capsys, model, flags):
-    _run(["train", "--model", model, "--epochs", "1", "--max-steps", "10", "--out", str(tmp_path)] + flags)
-    last = _metrics(tmp_path)[-1]
+    run_cli(["train", "--model", model, "--epochs", "1", "--max-steps", "10", "--out", str(tmp_path)] + flags)
+    last = read_metrics(tmp_path)[-1]
     capsys.readouterr()
     assert cli.main(["eval", "--checkpoint", str(tmp_path / "last.npz")]) == 0
     assert f"test accuracy {last['test_acc']:.4f}" in capsys.readouterr().out

@@ -1,36 +1,20 @@
 """The training loop and CLI: a resumed run equals an uninterrupted one; checkpoints and metrics."""
-import json
-
 import numpy as np
 import pytest
 
 import tinycompress as tc
+from runs import read_metrics, run_cli
 from tinycompress import cli
 from tinycompress.callbacks import Callback
 from tinycompress.train import Trainer, evaluate, fit
 
-pytest.importorskip("tinycompress.data", reason="the data pipeline is not installed")
-
-
-def _metrics(folder):
-    with open(folder / "metrics.jsonl") as f:
-        rows = [json.loads(line) for line in f]
-    for row in rows:
-        row.pop("seconds")
-    return rows
-
-
-def _run(args):
-    assert cli.main(args + ["--no-progress"]) == 0
-
-
 @pytest.mark.parametrize("model", ["mlp", "bn_mlp"])
 def test_resume_equals_uninterrupted(tmp_path, model):
     common = ["train", "--model", model, "--max-steps", "6", "--test-batch-size", "2000"]
-    _run(common + ["--epochs", "3", "--out", str(tmp_path / "full")])
-    _run(common + ["--epochs", "1", "--out", str(tmp_path / "split")])
-    _run(["train", "--epochs", "3", "--out", str(tmp_path / "split"), "--resume", "--max-steps", "6"])
-    assert _metrics(tmp_path / "split") == _metrics(tmp_path / "full")
+    run_cli(common + ["--epochs", "3", "--out", str(tmp_path / "full")])
+    run_cli(common + ["--epochs", "1", "--out", str(tmp_path / "split")])
+    run_cli(["train", "--epochs", "3", "--out", str(tmp_path / "split"), "--resume", "--max-steps", "6"])
+    assert read_metrics(tmp_path / "split") == read_metrics(tmp_path / "full")
     full = tc.load(tmp_path / "full" / "last.npz")["model"]
     split = tc.load(tmp_path / "split" / "last.npz")["model"]
     assert list(full) == list(split)
@@ -39,16 +23,16 @@ def test_resume_equals_uninterrupted(tmp_path, model):
 
 
 def test_metrics_have_the_promised_fields(tmp_path):
-    _run(["train", "--model", "mlp", "--epochs", "1", "--max-steps", "3", "--out", str(tmp_path)])
-    (row,) = _metrics(tmp_path)
+    run_cli(["train", "--model", "mlp", "--epochs", "1", "--max-steps", "3", "--out", str(tmp_path)])
+    (row,) = read_metrics(tmp_path)
     assert {"epoch", "train_loss", "train_acc", "test_loss", "test_acc", "lr"} <= set(row)
     assert row["epoch"] == 1 and 0 <= row["test_acc"] <= 1
 
 
 def test_eval_command_reproduces_the_checkpoint_accuracy(tmp_path, capsys):
-    _run(["train", "--model", "mlp", "--epochs", "1", "--max-steps", "20", "--out", str(tmp_path),
+    run_cli(["train", "--model", "mlp", "--epochs", "1", "--max-steps", "20", "--out", str(tmp_path),
           "--test-batch-size", "500"])
-    (row,) = _metrics(tmp_path)
+    (row,) = read_metrics(tmp_path)
     capsys.readouterr()
     assert cli.main(["eval", "--checkpoint", str(tmp_path / "last.npz")]) == 0
     assert f"test accuracy {row['test_acc']:.4f}" in capsys.readouterr().out

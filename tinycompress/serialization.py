@@ -63,13 +63,20 @@ def save(obj, path) -> None:
     """Write ``obj`` (a state_dict, a checkpoint dict, a Tensor ...) to ``path`` as .npz."""
     arrays: dict[str, np.ndarray] = {}
     structure = json.dumps(_encode(obj, arrays))
+    arrays[_STRUCTURE] = np.frombuffer(structure.encode(), dtype=np.uint8)
+    savez_atomic(path, arrays)
+
+
+def savez_atomic(path, arrays: dict) -> None:
+    """``np.savez`` to a temporary file beside ``path``, renamed into place: a crash or a full disk
+    never leaves a half-written file under the real name (every file the library writes goes here)."""
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays, **{_STRUCTURE: np.frombuffer(structure.encode(), dtype=np.uint8)})
+            np.savez(f, **arrays)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

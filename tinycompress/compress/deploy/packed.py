@@ -19,9 +19,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from ...serialization import savez_atomic
 
 FORMAT = "tinycompress.packed/1"
 _CHUNK = 64                     # rows per XNOR block (bounds the (rows, out, words) temporary)
@@ -136,16 +137,7 @@ class PackedModel:
         arrays = {f"{i}.{k}": v for i, (_, a) in enumerate(self.stages) for k, v in a.items()}
         layout = json.dumps({"format": FORMAT, "stages": [kind for kind, _ in self.stages], "meta": self.meta})
         arrays["__layout__"] = np.frombuffer(layout.encode(), np.uint8)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(prefix=".packed-", suffix=".npz", dir=folder)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.remove(tmp)
-            raise
+        savez_atomic(path, arrays)
 
     @classmethod
     def load(cls, path) -> "PackedModel":

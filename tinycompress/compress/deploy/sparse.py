@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 
 import numpy as np
+
+from ...serialization import savez_atomic
 
 try:                                     # optional: the fast CSR product
     import scipy.sparse as _sp
@@ -230,16 +231,7 @@ class SparseModel:
             for k, a in op.arrays().items():
                 arrays[f"{i}.{k}"] = a
         arrays["__spec__"] = np.array(json.dumps({"version": _FORMAT_VERSION, "ops": spec, "meta": self.meta}))
-        directory = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=directory, suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as f:
-                np.savez(f, **arrays)
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        savez_atomic(path, arrays)
 
     @classmethod
     def load(cls, path, use_scipy: bool = True) -> "SparseModel":
