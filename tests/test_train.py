@@ -8,6 +8,7 @@ from tinycompress import cli
 from tinycompress.callbacks import Callback
 from tinycompress.train import Trainer, evaluate, fit
 
+
 @pytest.mark.parametrize("model", ["mlp", "bn_mlp"])
 def test_resume_equals_uninterrupted(tmp_path, model):
     common = ["train", "--model", model, "--max-steps", "6", "--test-batch-size", "2000"]
