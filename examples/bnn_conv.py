@@ -20,6 +20,8 @@ from tinycompress.train import evaluate, fit, make_optimizer, make_scheduler, mn
 def cifar_loaders(root, recipe, batch_size):
     """CIFAR-10 from ``cifar10_{train,test}.npz`` (x uint8 (N,3,32,32), y int), or None if absent."""
     from tinycompress.data import DataLoader
+    if root is None:
+        return None
     paths = [os.path.join(root, f"cifar10_{s}.npz") for s in ("train", "test")]
     if not all(os.path.exists(p) for p in paths):
         return None
@@ -43,8 +45,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--max-steps", type=int, default=None, help="batches per epoch (smoke runs)")
-    ap.add_argument("--cifar", default=os.environ.get("CIFAR10_DIR", "/work/shared/data/cifar10"))
-    ap.add_argument("--data", default=os.environ.get("TINYCOMPRESS_DATA", "/work/shared/data/mnist"))
+    ap.add_argument("--cifar", default=os.environ.get("CIFAR10_DIR"), help="folder with cifar10_{train,test}.npz "
+                    "(default: $CIFAR10_DIR; without it, MNIST padded to 3x32x32 stands in)")
+    ap.add_argument("--data", default=None, help="MNIST folder (default: $TINYCOMPRESS_DATA, ./data, then the bundled subset)")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--weight-quant", choices=["binary", "ternary"], default="binary")
     ap.add_argument("--seed", type=int, default=0)

@@ -8,7 +8,6 @@ Trains with ``tinycompress.train.fit``, packs the model with ``compress.deploy.p
 and compares float vs packed size, accuracy and agreement on the test set.
 """
 import argparse
-import os
 import sys
 import time
 
@@ -24,7 +23,7 @@ from tinycompress.train import evaluate, fit, make_optimizer, make_scheduler, mn
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=5, help="epochs (the seed ran 100; its 5th reached 0.9700)")
-    ap.add_argument("--data", default=os.environ.get("TINYCOMPRESS_DATA", "/work/shared/data/mnist"))
+    ap.add_argument("--data", default=None, help="MNIST folder (default: $TINYCOMPRESS_DATA, ./data, then the bundled subset)")
     ap.add_argument("--max-steps", type=int, default=None, help="batches per epoch (smoke runs)")
     ap.add_argument("--clip-weights", action="store_true", help="clip latent weights to [-1, 1] each step")
     ap.add_argument("--seed", type=int, default=0)

@@ -8,7 +8,6 @@ Prints the dense and pruned test error, the kept fraction per layer and the CSR 
 deployed model (whose predictions are checked against the pruned model's).
 """
 import argparse
-import os
 import sys
 
 import numpy as np
@@ -32,7 +31,7 @@ def main(argv=None):
                          "26%% at 0.92); layer: the same sparsity in every layer; global: one magnitude "
                          "threshold across layers (biased by each layer's weight scale)")
     ap.add_argument("--method", choices=["l1", "random", "ln"], default="l1")
-    ap.add_argument("--data", default=os.environ.get("TINYCOMPRESS_DATA", "/work/shared/data/mnist"))
+    ap.add_argument("--data", default=None, help="MNIST folder (default: $TINYCOMPRESS_DATA, ./data, then the bundled subset)")
     ap.add_argument("--max-steps", type=int, default=None, help="batches per epoch (smoke runs)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)

@@ -8,7 +8,6 @@ Trains with ``tinycompress.train.fit``; the masks never change and the masked we
 zero; then deploys with ``compress.deploy.sparse.to_sparse`` and checks the deployed predictions.
 """
 import argparse
-import os
 import sys
 
 import numpy as np
@@ -24,7 +23,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--ratio", type=float, nargs=3, default=[0, 0.5, 0], help="fraction removed per layer")
-    ap.add_argument("--data", default=os.environ.get("TINYCOMPRESS_DATA", "/work/shared/data/mnist"))
+    ap.add_argument("--data", default=None, help="MNIST folder (default: $TINYCOMPRESS_DATA, ./data, then the bundled subset)")
     ap.add_argument("--max-steps", type=int, default=None, help="batches per epoch (smoke runs)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default="sparse_mlp_csr.npz")
