@@ -10,6 +10,7 @@ NO_DATA = ["--data", "/nonexistent-mnist"]          # → the bundled subset, wh
 
 RUNS = {
     "batchnorm_mnist.py": ["--epochs", "1", "--max-steps", "3", "--no-progress"] + NO_DATA,
+    "bnn_vs_torch.py": ["--epochs", "1", "--max-steps", "2"] + NO_DATA,
     "mnist_bnn.py": ["--epochs", "1", "--max-steps", "3"] + NO_DATA,
     "bnn_conv.py": ["--epochs", "1", "--max-steps", "2", "--batch-size", "16", "--cifar", "/nonexistent"] + NO_DATA,
     "sparse_mlp.py": ["--epochs", "1", "--max-steps", "3"] + NO_DATA,
