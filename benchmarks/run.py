@@ -6,7 +6,11 @@ timed in tinycompress, then in torch, alternating A B A B for R repeats; the med
 time of each, the ratio tc/torch, and an evaluation pass (no_grad forward over a test batch)
 timed the same way. torch runs with as many threads as NumPy's BLAS.
 
-    python benchmarks/run.py                   # bn_mlp and conv_bn_net, table + benchmarks/results.json
+Peak memory: each framework trains a few steps in a fresh child process and reports its peak resident
+set size above what it held after importing and building the model (RSS counts torch's allocator and
+NumPy's alike, which tracemalloc would not).
+
+    python benchmarks/run.py                   # every seed model, table + benchmarks/results.json
     python benchmarks/run.py --models bn_mlp --steps 50 --repeats 5
     python benchmarks/run.py --quick           # a smoke run
 """
@@ -46,24 +50,32 @@ def _batches(recipe, steps, rng):
     return xs, ys
 
 
-def _tc_optimizer(recipe, params):
-    cls = {"sgd": tc.optim.SGD, "adam": tc.optim.Adam, "adamax": tc.optim.Adamax}[recipe.optimizer]
-    return cls(params, lr=recipe.lr, **recipe.optimizer_kwargs)
+OPTIMIZERS = ("sgd", "adam", "adamw", "adamax", "rmsprop")
+SPARSITY = 0.9                    # lenet300_100 is timed pruned (l1, per layer), as issue 8 asks
 
 
-def _torch_optimizer(torch, recipe, params):
-    cls = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamax": torch.optim.Adamax}[recipe.optimizer]
-    return cls(params, lr=recipe.lr, **recipe.optimizer_kwargs)
+def _optimizer(module, recipe, params):
+    """``module.optim.<Name>`` (tinycompress or torch) with the recipe's settings."""
+    names = dict(zip(OPTIMIZERS, ("SGD", "Adam", "AdamW", "Adamax", "RMSprop")))
+    return getattr(module.optim, names[recipe.optimizer])(params, lr=recipe.lr, **recipe.optimizer_kwargs)
+
+
+def build_pair(name, torch):
+    """The tinycompress model (pruned to SPARSITY for lenet300_100) and its torch twin with the same state."""
+    tc.manual_seed(0)
+    model = models.build(name)
+    if name == "lenet300_100":
+        from tinycompress.compress.prune import prune_to_sparsity
+        prune_to_sparsity(model, SPARSITY)
+    return model, torch_twin(name, model)
 
 
 def bench_model(name, steps, repeats, torch):
     recipe = models.recipe(name)
-    tc.manual_seed(0)
-    model = models.build(name)
-    twin = torch_twin(name, model)
+    model, twin = build_pair(name, torch)
     xs, ys = _batches(recipe, steps, np.random.default_rng(0))
-    opt_tc = _tc_optimizer(recipe, model.parameters())
-    opt_torch = _torch_optimizer(torch, recipe, twin.parameters())
+    opt_tc = _optimizer(tc, recipe, model.parameters())
+    opt_torch = _optimizer(torch, recipe, twin.parameters())
     F_tc, F_torch = tc.nn.functional, torch.nn.functional
     x_tc = [tc.from_numpy(x) for x in xs]
     y_tc = [tc.from_numpy(y) for y in ys]
@@ -120,14 +132,66 @@ def bench_model(name, steps, repeats, torch):
     return result
 
 
+def _rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def _peak_rss_child(framework, name, steps=5) -> None:
+    """(In a child process.) Train ``steps`` steps while a thread samples the resident set size every
+    millisecond; print the peak above the RSS after the model was built, in MB."""
+    import threading
+    import torch
+    torch.set_num_threads(blas_threads())
+    recipe = models.recipe(name)
+    model, twin = build_pair(name, torch)
+    xs, ys = _batches(recipe, steps, np.random.default_rng(0))
+    if framework == "tc":
+        lib, net, tensor, loss_fn = tc, model, tc.from_numpy, tc.nn.functional.cross_entropy
+    else:
+        lib, net, tensor, loss_fn = torch, twin, torch.from_numpy, torch.nn.functional.cross_entropy
+    opt = _optimizer(lib, recipe, net.parameters())
+    base, peak, done = _rss_mb(), [0.0], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            peak[0] = max(peak[0], _rss_mb())
+            time.sleep(0.001)
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    for x, y in zip(xs, ys):
+        loss = loss_fn(net(tensor(x)), tensor(y))
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    done.set()
+    sampler.join()
+    print(max(peak[0], _rss_mb()) - base)
+
+
+def peak_memory(name) -> dict:
+    import subprocess
+    out = {}
+    for framework in ("tc", "torch"):
+        run = subprocess.run([sys.executable, __file__, "--peak-rss-child", framework, name], check=True,
+                             capture_output=True, text=True)
+        out[framework + "_mb"] = float(run.stdout.strip().splitlines()[-1])
+    out["ratio"] = out["tc_mb"] / max(out["torch_mb"], 1e-9)
+    return out
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["bn_mlp", "conv_bn_net"])
+    parser.add_argument("--models", nargs="+", default=["bnn_mlp", "bn_mlp", "conv_bn_net", "lenet300_100", "svd_mlp"])
     parser.add_argument("--steps", type=int, default=100, help="training steps per timed repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 steps, 2 repeats")
     parser.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "results.json"))
+    parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--peak-rss-child", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.peak_rss_child:
+        return _peak_rss_child(*args.peak_rss_child)
     if args.quick:
         args.steps, args.repeats = 5, 2
     import torch
@@ -135,18 +199,23 @@ def main(argv=None):
     torch.set_num_threads(threads)
     machine = f"{platform.machine()}, {os.cpu_count()} cores, {threads} BLAS/torch threads, numpy {np.__version__}, torch {torch.__version__}"
     print(machine)
-    print(f"{'model':<14}{'step tc ms':>11}{'torch ms':>10}{'ratio':>8}{' (min-max)':>14}{'eval ratio':>12}{'epoch tc s':>12}{'torch s':>9}")
+    header = (f"{'model':<14}{'batch':>6}{'step tc ms':>11}{'torch ms':>10}{'ratio':>7}{'(min-max)':>12}"
+              f"{'eval ratio':>11}{'peak MB tc':>11}{'torch':>7}{'ratio':>7}")
+    print(header)
     results = []
     for name in args.models:
         r = bench_model(name, args.steps, args.repeats, torch)
+        if not args.no_memory:
+            r["peak_memory"] = peak_memory(name)
         results.append(r)
-        s, e = r["train_step"], r["eval_batch"]
-        print(f"{name:<14}{s['tc_ms']:>11.2f}{s['torch_ms']:>10.2f}{s['ratio']:>8.2f}"
-              f"{f' ({s['ratio_min']:.2f}-{s['ratio_max']:.2f})':>14}{e['ratio']:>12.2f}"
-              f"{r['epoch_s']['tc']:>12.1f}{r['epoch_s']['torch']:>9.1f}", flush=True)
+        s, e, m = r["train_step"], r["eval_batch"], r.get("peak_memory")
+        spread = f"({s['ratio_min']:.2f}-{s['ratio_max']:.2f})"
+        memory = f"{m['tc_mb']:>11.1f}{m['torch_mb']:>7.1f}{m['ratio']:>7.2f}" if m else ""
+        print(f"{name:<14}{r['batch_size']:>6}{s['tc_ms']:>11.2f}{s['torch_ms']:>10.2f}{s['ratio']:>7.2f}"
+              f"{spread:>12}{e['ratio']:>11.2f}{memory}", flush=True)
     with open(args.json, "w") as f:
         json.dump({"machine": machine, "steps": args.steps, "repeats": args.repeats, "results": results}, f, indent=1)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

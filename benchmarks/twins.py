@@ -27,6 +27,74 @@ def _seed004(name):
 BUILDERS = {name: _seed004 for name in ("mlp", "bn_mlp", "conv_net", "conv_bn_net")}
 
 
+def _bnn_mlp(name):
+    """Seed 000's network as the seed writes it (its Binarize Function and BinarizedLinear)."""
+    import torch
+    import torch.nn as nn
+
+    class Binarize(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return torch.sign(input + 1e-20)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            input, = ctx.saved_tensors
+            grad_output[input > 1] = 0
+            grad_output[input < -1] = 0
+            return grad_output
+
+    class BinarizedLinear(nn.Linear):
+        def __init__(self, in_features, out_features, binarize_input=True):
+            super().__init__(in_features, out_features, bias=False)
+            self.binarize_input = binarize_input
+
+        def forward(self, x):
+            if self.binarize_input:
+                x = Binarize.apply(x)
+            return x @ Binarize.apply(self.weight).t()
+
+    return nn.Sequential(BinarizedLinear(784, 2048, False), nn.BatchNorm1d(2048), BinarizedLinear(2048, 2048),
+                         nn.BatchNorm1d(2048), BinarizedLinear(2048, 2048), nn.Dropout(0.5), nn.BatchNorm1d(2048),
+                         nn.Linear(2048, 10))
+
+
+def _lenet300_100(name):
+    """LeNet-300-100, re-parametrised by torch.nn.utils.prune (weight_orig, weight_mask) like the pruned
+    tinycompress model whose state it loads."""
+    from collections import OrderedDict
+
+    import torch.nn as nn
+    from torch.nn.utils import prune
+    twin = nn.Sequential(OrderedDict([("fc1", nn.Linear(784, 300)), ("relu1", nn.ReLU()), ("fc2", nn.Linear(300, 100)),
+                                      ("relu2", nn.ReLU()), ("fc3", nn.Linear(100, 10))]))
+    for layer in (twin.fc1, twin.fc2, twin.fc3):
+        prune.identity(layer, "weight")
+    return twin
+
+
+def _svd_mlp(name):
+    """svd_mlp's factorised layers as torch parameters U (out×r), s (r), V (in×r): y = ((x V) s) Uᵀ + b."""
+    import torch
+    import torch.nn as nn
+
+    class LinearSVD(nn.Module):
+        def __init__(self, n_in, n_out):
+            super().__init__()
+            r = min(n_in, n_out)
+            self.U, self.s = nn.Parameter(torch.empty(n_out, r)), nn.Parameter(torch.empty(r))
+            self.V, self.bias = nn.Parameter(torch.empty(n_in, r)), nn.Parameter(torch.empty(n_out))
+
+        def forward(self, x):
+            return ((x @ self.V) * self.s) @ self.U.t() + self.bias
+
+    return nn.Sequential(LinearSVD(784, 300), nn.ReLU(), LinearSVD(300, 100), nn.ReLU(), nn.Linear(100, 10))
+
+
+BUILDERS.update(bnn_mlp=_bnn_mlp, lenet300_100=_lenet300_100, svd_mlp=_svd_mlp)
+
+
 def register(name):
     """Decorator for twin builders defined by the compression families' benchmarks."""
     def decorate(fn):

