@@ -53,9 +53,9 @@ class Conv2d(Function):
         oh, ow = win.shape[2:4]
         col = np.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(groups, cg * kh * kw, n * oh * ow)
         y = np.matmul(weight.reshape(groups, o // groups, cg * kh * kw), col)          # (G, Og, M)
-        y = y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3)
-        if bias is not None:
-            y = y + bias.reshape(1, o, 1, 1)
+        y = np.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))   # NCHW, contiguous for
+        if bias is not None:                                                        # the ops that follow
+            y += bias.reshape(1, o, 1, 1)
         ctx.save_for_backward(col, weight)
         ctx.args = (stride, pad, dilation, groups, bias is not None, x.shape, xp.shape)
         return y
@@ -140,7 +140,8 @@ def _pool_prep(x, kernel_size, stride, padding, dilation, ceil_mode, fill):
     oh, ow = _pool_out(h, kh, sh, ph, dh, ceil_mode), _pool_out(w, kw, sw, pw, dw, ceil_mode)
     eh = max(0, (oh - 1) * sh + dh * (kh - 1) + 1 - (h + 2 * ph))
     ew = max(0, (ow - 1) * sw + dw * (kw - 1) + 1 - (w + 2 * pw))
-    xp = np.pad(x, ((0, 0), (0, 0), (ph, ph + eh), (pw, pw + ew)), constant_values=fill)
+    pads = ((0, 0), (0, 0), (ph, ph + eh), (pw, pw + ew))
+    xp = np.pad(x, pads, constant_values=fill) if ph or pw or eh or ew else x
     col = _windows(xp, kh, kw, sh, sw, dh, dw)[:, :, :oh, :ow]
     return xp, col, (kh, kw, sh, sw, ph, pw, dh, dw)
 
@@ -156,11 +157,17 @@ class MaxPool2d(Function):
         arg = flat.argmax(-1)
         y = np.take_along_axis(flat, arg[..., None], -1)[..., 0]
         ctx.geo, ctx.arg, ctx.shapes = geo, arg, (x.shape, xp.shape)
-        kh_i, kw_i = np.divmod(arg, kw)                    # flat input index (torch's return_indices)
-        ih = np.arange(oh)[:, None] * geo[2] + kh_i * geo[6] - geo[4]
-        iw = np.arange(ow)[None, :] * geo[3] + kw_i * geo[7] - geo[5]
-        ctx.indices = (ih * x.shape[3] + iw).astype(np.int64)
         return y
+
+    @staticmethod
+    def indices(ctx):
+        """torch's ``return_indices``: the flat (h·W + w) input index of each window's first maximum."""
+        kh, kw, sh, sw, ph, pw, dh, dw = ctx.geo
+        oh, ow = ctx.arg.shape[2:]
+        kh_i, kw_i = np.divmod(ctx.arg, kw)
+        ih = np.arange(oh)[:, None] * sh + kh_i * dh - ph
+        iw = np.arange(ow)[None, :] * sw + kw_i * dw - pw
+        return (ih * ctx.shapes[0][3] + iw).astype(np.int64)
 
     @staticmethod
     def backward(ctx, grad):
@@ -191,7 +198,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         if not return_indices:
             return y
         from ..tensor import Tensor
-        return y, Tensor(y.grad_fn.ctx.indices if y.grad_fn is not None else _indices(x, kernel_size, stride,
+        return y, Tensor(MaxPool2d.indices(y.grad_fn.ctx) if y.grad_fn is not None else _indices(x, kernel_size, stride,
                                                                                         padding, dilation, ceil_mode))
     return _unbatch(input, run)
 
@@ -200,7 +207,7 @@ def _indices(x, kernel_size, stride, padding, dilation, ceil_mode):
     from ..autograd.function import Context
     ctx = Context((False,))
     MaxPool2d.forward(ctx, x.data, kernel_size, stride, padding, dilation, ceil_mode)
-    return ctx.indices
+    return MaxPool2d.indices(ctx)
 
 
 def _avg_divisor(size, k, s, p, out, count_include_pad):
