@@ -76,6 +76,20 @@ def test_pruned_linear_is_masked_and_counts_its_kept_weights():
     assert (row["macs_dense"], row["macs_float"]) == (12, 3)
 
 
+def test_all_zero_rows_are_shrunk_away():
+    tc.manual_seed(10)
+    model = nn.Sequential(_masked_3x4(kept=2), nn.ReLU(), nn.Linear(3, 2))
+    first, second = report(model, (1, 4)).rows
+    # rows 1 and 2 of the mask are empty: those neurons output relu(bias), a constant folded into the next
+    # bias, and are removed. Left: a 1×4 matrix with 2 non-zeros (CSR 2·8 + 2·4 = 24 >= dense 16) + 1 bias,
+    # and the next layer 2×1 + its 2 biases.
+    assert first["bytes"] == 16 + 4 and first["nonzeros"] == 2 + 1
+    assert (first["macs_dense"], first["macs_float"]) == (12, 4)
+    assert first["parameters"] == 15                                   # the layer as built
+    assert second["bytes"] == 2 * 4 + 2 * 4 and second["macs_float"] == 2
+    assert second["macs_dense"] == 6
+
+
 def test_binarized_linear_packed_bits():
     tc.manual_seed(2)
     model = nn.Sequential(BinarizedLinear(100, 4))                               # binary input and weights
@@ -199,15 +213,15 @@ def test_packed_bnn_by_hand():
     assert rep.total["ratio"] == pytest.approx(4 * 694 / 558)
 
 
-@pytest.mark.parametrize("build, shape", [
-    (_bnn, (1, 70)),
-    (_conv_bn_net, (1, 1, 4, 4)),
-    # one kept weight per row: no all-zero row for to_sparse to shrink away (which the model report does not model)
-    (lambda: nn.Sequential(_masked_3x4(mask=np.eye(3, 4)), nn.ReLU(), nn.Linear(3, 2)), (1, 4)),
+@pytest.mark.parametrize("build, shape, shrunk", [
+    (_bnn, (1, 70), False),
+    (_conv_bn_net, (1, 1, 4, 4), False),
+    (lambda: nn.Sequential(_masked_3x4(mask=np.eye(3, 4)), nn.ReLU(), nn.Linear(3, 2)), (1, 4), False),
+    (lambda: nn.Sequential(_masked_3x4(kept=2), nn.ReLU(), nn.Linear(3, 2)), (1, 4), True),
     (lambda: (tc.manual_seed(8), nn.Sequential(LinearSVD(12, 10, rank=3), nn.ReLU(), nn.Linear(10, 4)))[1],
-     (1, 12)),
+     (1, 12), False),
 ])
-def test_deployed_report_equals_model_report(build, shape, tmp_path):
+def test_deployed_report_equals_model_report(build, shape, shrunk, tmp_path):
     model = build()
     from_model = report(model, shape)
     deployed = export(model)
@@ -216,9 +230,13 @@ def test_deployed_report_equals_model_report(build, shape, tmp_path):
         from_deployed = report(form, shape)
         assert from_deployed.source == "deployed"
         assert from_deployed.total["bytes"] == from_model.total["bytes"] == form.nbytes
-        for key in ("parameters", "macs_dense", "macs_float", "macs_binary", "dense_bytes"):
-            assert from_deployed.total[key] == from_model.total[key], key
         assert [r["bytes"] for r in from_deployed.rows] == [r["bytes"] for r in from_model.rows]
+        for key in ("macs_float", "macs_binary", "nonzeros"):
+            assert from_deployed.total[key] == from_model.total[key], key
+        # a shrunk deployed model is a smaller float model: its own dense figures are smaller
+        for key in ("parameters", "macs_dense", "dense_bytes"):
+            assert (from_deployed.total[key] < from_model.total[key]) if shrunk else (
+                from_deployed.total[key] == from_model.total[key]), key
 
 
 def test_json_schema_is_stable():
@@ -244,6 +262,16 @@ def test_report_command_checkpoint_and_packed(tmp_path, capsys):
     # LeNet-300-100: (784·300 + 300 + 300·100 + 100 + 100·10 + 10) float32 = 266,610 · 4 bytes
     assert d["total"]["bytes"] == 266_610 * 4
     assert d["input_shape"] == [1, 784]
+
+    prune.prune_to_sparsity(model, 0.9)                  # weight_orig / weight_mask in the state dict
+    tc.save({"model": model.state_dict(), "config": json.dumps(config)}, tmp_path / "pruned.npz")
+    assert report_command(argparse.Namespace(checkpoint=str(tmp_path / "pruned.npz"), packed=None, json=True)) == 0
+    d = json.loads(capsys.readouterr().out)
+    # 10% of each layer kept: 23,520 + 3,000 + 100 weights and 410 biases at most (fewer once the deployed
+    # form drops neurons no kept weight reads); the layers as built are unchanged
+    assert 0 < d["total"]["nonzeros"] <= 23_520 + 3_000 + 100 + 410
+    assert d["total"]["parameters"] == 266_610 and d["total"]["dense_bytes"] == 266_610 * 4
+    assert [r["kind"] for r in d["layers"]] == ["masked"] * 3
 
     export(_bnn(), meta={"recipe": {"input": "flat"}}).save(tmp_path / "bnn.npz")
     assert report_command(argparse.Namespace(checkpoint=None, packed=str(tmp_path / "bnn.npz"), json=False,

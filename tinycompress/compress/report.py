@@ -35,10 +35,12 @@ layers, else ``'sparse'``; in the latter two a float matrix is stored in CSR whe
 than dense (``nnz·(value + index) + (rows + 1)·index < rows·cols·value``); in ``'packed'`` float
 layers stay dense and a BatchNorm between a bias-free binary-input layer and another binary-input
 layer becomes one int32 threshold + one bool flip per channel (else 4 float32 vectors + eps).
-Two things are modelled, not measured: ``BinarizedConv2d`` (not packable yet) is counted as the
-packed layout it would use -- per filter ``ceil(bits·c·kh·kw / 64)`` words (bits = 1 binary,
-2 ternary) + a float32 scale per filter + bias; and ``to_sparse``'s structural shrinking (all-zero
-rows removed) is not modelled -- report the deployed file for that exact figure.
+In the ``'sparse'`` format the model is converted with ``to_sparse`` and each layer's bytes, deployed
+MACs and non-zeros are read off its op, so neurons that structural shrinking removes (all-zero rows,
+folded into the next bias) are not counted; ``parameters``, ``dense_bytes`` and ``macs_dense`` stay
+those of the layer as built. One thing is modelled, not measured: ``BinarizedConv2d`` (not packable
+yet) is counted as the packed layout it would use -- per filter ``ceil(bits·c·kh·kw / 64)`` words
+(bits = 1 binary, 2 ternary) + a float32 scale per filter + bias.
 
 JSON schema (``Report.to_dict()``, stable; ``SCHEMA`` names its version)::
 
@@ -312,26 +314,34 @@ def _binary_row(name, m, calls, batch) -> dict:
                 (0 if binary else macs) + scale_macs, macs if binary else 0)
 
 
-def _float_row(name, m, calls, batch, fmt) -> dict:
+def _float_row(name, m, calls, batch, fmt, op=None) -> dict:
+    """A dense or masked float layer. ``op``: its MatOp in the model's ``to_sparse`` form, when that form
+    exists -- then bytes, deployed MACs and non-zeros are the op's (rows/columns shrunk away included)."""
     from .prune import effective_weight
     w = effective_weight(m)
     weights = w.size
     nb, nb_nz, nb_bytes = _bias_numbers(m)
     masked = "mask" in m._buffers or "weight_mask" in m._buffers
-    if fmt == "packed":                              # packed stores float layers as float32, dense
+    nonzeros = int(np.count_nonzero(w)) + nb_nz
+    if op is not None:
+        bias_bytes = 0 if op.bias is None else op.bias.nbytes
+        wb, per_pos, nb_bytes = op.nbytes - bias_bytes, _op_macs_per_position(op), bias_bytes
+        nonzeros = int(np.count_nonzero(op.dense())) + (0 if op.bias is None else int(np.count_nonzero(op.bias)))
+    elif fmt == "packed":                            # packed stores float layers as float32, dense
         wb, per_pos = FLOAT32 * weights, weights
         nb_bytes = FLOAT32 * nb
     else:
         wb, per_pos, _ = matrix_storage(w)
     positions = sum(_positions(i, o, batch) for i, o in calls)
-    return _row(name, type(m).__name__, "masked" if masked else "dense", w.shape, weights + nb,
-                int(np.count_nonzero(w)) + nb_nz, wb, weights, wb + nb_bytes, positions * weights,
-                positions * per_pos, 0)
+    return _row(name, type(m).__name__, "masked" if masked else "dense", w.shape, weights + nb, nonzeros, wb, weights,
+                wb + nb_bytes, positions * weights, positions * per_pos, 0)
 
 
-def _norm_row(name, m, fmt, folded_to_threshold: bool) -> dict:
+def _norm_row(name, m, fmt, folded_to_threshold: bool, op=None) -> dict:
     c = m.num_features
-    if fmt == "packed":
+    if op is not None:                               # its AffineOp in the to_sparse form (maybe shrunk)
+        nbytes = op.nbytes
+    elif fmt == "packed":
         nbytes = c * (4 + 1) if folded_to_threshold else 4 * FLOAT32 * c + FLOAT32   # int32 + bool | 4 vectors + eps
     else:
         stats = getattr(m, "running_mean", None)
@@ -366,6 +376,19 @@ def _thresholded_norms(model) -> set:
     return folded
 
 
+def _sparse_ops(model, fmt):
+    """The model's ``to_sparse`` form as (MatOps by layer name, AffineOps in order), or None when the
+    format is not 'sparse' or the model does not convert (then rows are counted without shrinking)."""
+    if fmt != "sparse":
+        return None
+    from .deploy.sparse import AffineOp, MatOp, to_sparse
+    try:
+        ops = to_sparse(model).ops
+    except (ValueError, TypeError, NotImplementedError, AttributeError):
+        return None
+    return ({op.name: op for op in ops if isinstance(op, MatOp)}, [op for op in ops if isinstance(op, AffineOp)])
+
+
 def _model_report(model, input_shape, fmt=None, truncation=None) -> Report:
     from .binary import BinarizedConv2d, BinarizedLinear
     from .lowrank import _SVDFactors
@@ -374,17 +397,19 @@ def _model_report(model, input_shape, fmt=None, truncation=None) -> Report:
     calls = _record_shapes(model, input_shape, [(n, m) for n, m in layers if _is_weight_layer(m)])
     batch = int(input_shape[0])
     folded = _thresholded_norms(model) if fmt == "packed" else set()
+    sparse = _sparse_ops(model, fmt)
+    affines = iter(sparse[1]) if sparse else None
     rows = []
     for name, m in layers:
-        name = name or type(m).__name__
+        label = name or type(m).__name__
         if _is_norm(m):
-            rows.append(_norm_row(name, m, fmt, id(m) in folded))
+            rows.append(_norm_row(label, m, fmt, id(m) in folded, next(affines) if sparse else None))
         elif isinstance(m, _SVDFactors):
-            rows.append(_lowrank_row(name, m, calls[id(m)], batch, fmt, truncation))
+            rows.append(_lowrank_row(label, m, calls[id(m)], batch, fmt, truncation))
         elif isinstance(m, (BinarizedLinear, BinarizedConv2d)):
-            rows.append(_binary_row(name, m, calls[id(m)], batch))
+            rows.append(_binary_row(label, m, calls[id(m)], batch))
         else:
-            rows.append(_float_row(name, m, calls[id(m)], batch, fmt))
+            rows.append(_float_row(label, m, calls[id(m)], batch, fmt, sparse[0].get(name) if sparse else None))
     return Report(rows, tuple(int(s) for s in input_shape), fmt, "model")
 
 
@@ -567,12 +592,12 @@ def report_command(args) -> int:
         shape = _parse_shape(explicit) if explicit else _deployed_input_shape(model, recipe)
         result = report(model, shape)
     else:
-        from ..cli import _load_model
+        from ..train import load_model_state
         from ..train import load_checkpoint
         state = load_checkpoint(args.checkpoint)
         config = json.loads(state["config"])
         model = models.build(config["model"])
-        _load_model(model, state["model"])
+        load_model_state(model, state["model"])
         shape = _parse_shape(explicit) if explicit else input_shape_for(config["recipe"].get("input", "flat"))
         result = report(model, shape)
     print(result.to_json() if getattr(args, "json", False) else result.table())
