@@ -212,8 +212,9 @@ def markdown_table(result: dict) -> str:
 
 
 def plot_compare(result: dict, path: str) -> str | None:
-    """Accuracy against deployed bytes (log x), one labelled point per method, the Pareto front joined
-    by a dashed line; returns ``path``, or None (with a message) when matplotlib is not installed."""
+    """Accuracy against deployed bytes (log x), one labelled point per method, the Pareto front filled
+    and joined by a dashed staircase (the best accuracy reachable within a byte budget); returns
+    ``path``, or None (with a message) when matplotlib is not installed."""
     try:
         import matplotlib
         matplotlib.use("Agg")
@@ -226,21 +227,23 @@ def plot_compare(result: dict, path: str) -> str | None:
     front = sorted((r for r in rows if r["pareto"]), key=lambda r: r["bytes"])
     if len(front) > 1:
         ax.plot([r["bytes"] for r in front], [r["accuracy"] for r in front], "--", color="gray", zorder=1,
-                label="Pareto front")
+                drawstyle="steps-post", label="Pareto front (filled points)")
     for r in rows:
         ax.scatter(r["bytes"], r["accuracy"], s=60, zorder=2, edgecolors="black",
                    facecolors="tab:blue" if r["pareto"] else "white")
         ax.annotate(r["method"], (r["bytes"], r["accuracy"]), textcoords="offset points", xytext=(6, 4))
     ax.set_xscale("log")
+    ax.margins(y=0.15)
     ax.set_xlabel("deployed bytes (log scale)")
     ax.set_ylabel("test accuracy (deployed form)")
     cfg = result["config"]
-    ax.set_title(f"LeNet-300-100 on {cfg['data']}, {cfg['epochs']} epochs, seed {cfg['seed']}", fontsize=10)
+    epochs = f"{cfg['epochs']} epoch{'' if cfg['epochs'] == 1 else 's'}"
+    ax.set_title(f"LeNet-300-100 on {cfg['data']}, {epochs} per method, seed {cfg['seed']}", fontsize=10)
     ax.grid(alpha=0.3, which="both")
     lo, hi = min(r["bytes"] for r in rows), max(r["bytes"] for r in rows)
     ax.set_xlim(lo / 2, hi * 3)
     if len(front) > 1:
-        ax.legend(loc="lower right")
+        ax.legend(loc="best", fontsize=8)
     fig.tight_layout()
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
     fig.savefig(path, dpi=120)
