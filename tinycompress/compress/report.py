@@ -97,7 +97,7 @@ class Report:
 
     def table(self) -> str:
         """A fixed-width text table, one line per layer and the total."""
-        head = (f"{'layer':<18}{'kind':<9}{'params':>12}{'nonzero':>12}{'bits/w':>8}{'bytes':>11}"
+        head = (f"{'layer':<24}{'kind':<9}{'params':>12}{'nonzero':>12}{'bits/w':>8}{'bytes':>11}"
                 f"{'ratio':>8}{'MACs dense':>12}{'float':>11}{'binary':>11}{'rank':>10}{'energy':>8}")
         what = (f"deployed model ({self.format} form)" if self.source == "deployed"
                 else f"model, counted in its deployed form ({self.format})")
@@ -108,7 +108,7 @@ class Report:
                 lines.append("-" * len(head))
             rank = "" if row["rank"] is None else f"{row['rank']}/{row['max_rank']}"
             lines.append(
-                f"{_clip(row['layer'], 17):<18}{row['kind']:<9}{row['parameters']:>12,}"
+                f"{_clip(row['layer'], 23):<24}{row['kind']:<9}{row['parameters']:>12,}"
                 f"{_show(row['nonzeros'], '{:,}'):>12}{_show(row['bits_per_weight'], '{:.2f}'):>8}"
                 f"{row['bytes']:>11,}{_show(row['ratio'], '{:.2f}x'):>8}{row['macs_dense']:>12,}{row['macs_float']:>11,}"
                 f"{row['macs_binary']:>11,}{rank:>10}{_show(row['energy'], '{:.3f}'):>8}")
