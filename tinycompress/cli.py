@@ -1,10 +1,12 @@
-"""``tinycompress train | eval | export | report``: the command line.
+"""``tinycompress train | eval | export | report | compare``: the command line.
 
     tinycompress train                               # seed 000's binarized MLP on MNIST
     tinycompress train --model bn_mlp --epochs 3     # any registered model, its seed's recipe
     tinycompress train --model conv_bn_net --epochs 2 --out runs/conv --plot
     tinycompress train --out runs/conv --resume      # continue a stopped run exactly
     tinycompress eval --checkpoint runs/conv/last.npz
+    tinycompress export --checkpoint runs/conv/last.npz --out deployed.npz && tinycompress report --packed deployed.npz
+    tinycompress compare --epochs 3                  # the three families side by side
 
 Every default comes from the model's recipe (``tinycompress.models.recipe(name)``); flags
 override it. Runs write ``OUT/metrics.jsonl`` (one JSON object per epoch), ``OUT/last.npz``
@@ -19,6 +21,7 @@ import os
 import sys
 
 from . import models
+from .train import load_model_state
 
 DEFAULT_MODEL = "bnn_mlp"          # seed 000's binarized MLP
 
@@ -88,6 +91,13 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--checkpoint", required=True)
     ex.add_argument("--out", required=True)
     ex.add_argument("--format", choices=["auto", "packed", "sparse", "factorized"], default="auto")
+
+    from .compare import add_compare_arguments
+    from .compress.report import add_report_arguments
+    add_report_arguments(sub.add_parser("report", help="per-layer parameters, bytes and MACs of a checkpoint or a "
+                                        "deployed file"))
+    add_compare_arguments(sub.add_parser("compare", help="train one MLP dense, binarized, pruned and low-rank on "
+                                         "MNIST; deploy each; table and plot"))
     return parser
 
 
@@ -134,16 +144,6 @@ def _family_callbacks(family: dict, recipe, model) -> list:
         callbacks.append(SVDRegularizer(family.get("svd_lambda_o") or 0.0, family.get("svd_lambda_s") or 0.0,
                                         family.get("svd_sparsity", "hoyer")))
     return callbacks
-
-
-def _load_model(model, state_dict) -> None:
-    """``load_state_dict`` into a freshly built model, first giving it the structure the checkpoint has:
-    pruning re-parametrisation (``weight_orig``/``weight_mask``) and truncated ranks."""
-    from .compress.lowrank import match_ranks
-    from .compress.prune import restore_pruning
-    restore_pruning(model, state_dict)
-    match_ranks(model, state_dict)
-    model.load_state_dict(state_dict)
 
 
 def _config(args) -> dict:
@@ -236,7 +236,7 @@ def _run_phase(args, config, model, out, state) -> list[dict]:
             print(f"truncating to {family['svd_truncate']} of the singular-value energy:")
             print(format_summary(truncate(model, family["svd_truncate"])))
     if state is not None:
-        _load_model(model, state["model"])
+        load_model_state(model, state["model"])
     optimizer = make_optimizer(recipe, model.parameters())
     scheduler = make_scheduler(recipe, optimizer)
     train_loader, test_loader = mnist_loaders(recipe, root=args.data)
@@ -272,7 +272,7 @@ def cmd_eval(args) -> int:
     config = json.loads(state["config"])
     recipe = models.Recipe(**config["recipe"])
     model = models.build(config["model"])
-    _load_model(model, state["model"])
+    load_model_state(model, state["model"])
     _, test_loader = mnist_loaders(recipe, root=args.data, test_batch_size=args.batch_size)
     result = evaluate(model, test_loader)
     print(f"{config['model']} from {args.checkpoint}: test loss {result['loss']:.4f}, test accuracy "
@@ -286,7 +286,7 @@ def cmd_export(args) -> int:
     state = load_checkpoint(args.checkpoint)
     config = json.loads(state["config"])
     model = models.build(config["model"])
-    _load_model(model, state["model"])
+    load_model_state(model, state["model"])
     model.eval()
     deployed = export(model, format=args.format, meta={"model": config["model"], "recipe": config["recipe"]})
     deployed.save(args.out)
@@ -300,7 +300,11 @@ def main(argv=None) -> int:
     if args.command is None:
         parser.print_help()
         return 1
-    return {"train": cmd_train, "eval": cmd_eval, "export": cmd_export}[args.command](args)
+    from .compare import main_from_args as cmd_compare
+    from .compress.report import report_command as cmd_report
+    commands = {"train": cmd_train, "eval": cmd_eval, "export": cmd_export, "report": cmd_report,
+                "compare": cmd_compare}
+    return commands[args.command](args)
 
 
 if __name__ == "__main__":

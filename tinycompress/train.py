@@ -222,6 +222,16 @@ def load_checkpoint(path) -> dict:
     return state
 
 
+def load_model_state(model, state_dict) -> None:
+    """``load_state_dict`` into a freshly built model, first giving it the structure the checkpoint has:
+    pruning re-parametrisation (``weight_orig``/``weight_mask``) and truncated low-rank ranks."""
+    from .compress.lowrank import match_ranks
+    from .compress.prune import restore_pruning
+    restore_pruning(model, state_dict)
+    match_ranks(model, state_dict)
+    model.load_state_dict(state_dict)
+
+
 # ---------------------------------------------------------------------- recipes to objects
 def make_optimizer(recipe, params):
     """The optimizer a recipe names, with its learning rate and extra keyword arguments."""
