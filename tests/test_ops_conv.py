@@ -98,6 +98,23 @@ def test_max_pool2d_matches_torch(case, dil, seed, dtype):
     np.testing.assert_array_equal(idx.data, tidx.numpy())
 
 
+@given(case=pool_cases(), seed=seeds())
+def test_max_pool2d_nan_like_torch(case, seed):
+    """NaN propagates and a window's last NaN is its argmax (torch's rule): values, indices and gradient."""
+    rng = np.random.default_rng(seed)
+    x = (rng.permutation(2 * 3 * case["h"] * case["w"]).reshape(2, 3, case["h"], case["w"]) * 0.1).astype(np.float32)
+    x[rng.random(x.shape) < 0.3] = np.nan
+    opts = dict(kernel_size=case["k"], stride=case["s"], padding=case["p"], ceil_mode=case["ceil"])
+    a, t = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    (y, idx), (ty, tidx) = max_pool2d(a, return_indices=True, **opts), F.max_pool2d(t, return_indices=True, **opts)
+    np.testing.assert_array_equal(y.data, ty.detach().numpy())
+    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    g = rng.standard_normal(y.shape).astype(np.float32)
+    y.backward(tc.tensor(g))
+    ty.backward(torch.tensor(g))
+    np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @given(case=pool_cases(), include=st.booleans(), divisor=st.sampled_from([None, 3]), seed=seeds())
 def test_avg_pool2d_matches_torch(case, include, divisor, seed, dtype):

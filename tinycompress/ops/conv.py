@@ -1,7 +1,10 @@
 """Convolution and pooling over NCHW arrays, each a :class:`Function` (DESIGN §3).
 
-conv2d: im2col from a strided view of the padded input, one batched GEMM over groups (np.matmul);
-backward: ∂W = g · colᵀ (GEMM), ∂b = Σ g, ∂x = col2im(Wᵀ · g) by adding strided slices per kernel offset.
+conv2d works with the batch as the innermost axis: the input is laid out (C, H, W, N), so the im2col copy
+and every per-kernel-offset strided add of col2im run over long contiguous rows of OW·N numbers. Forward is
+one GEMM per group, Y (Og, OH·OW·N) = W (Og, K) · col (K, OH·OW·N); backward shares the re-laid gradient G
+between ∂W = G · colᵀ and ∂x = col2im(Wᵀ · G); ∂b = Σ g. No loop ever runs over samples or pixels, only
+over the kh·kw kernel offsets.
 """
 from __future__ import annotations
 
@@ -20,19 +23,32 @@ def _pair(v, name):
     return int(v), int(v)
 
 
-def _windows(xp, kh, kw, sh, sw, dh, dw):
-    """(N, C, OH, OW, kh, kw) strided view: windows[n,c,p,q,i,j] = xp[n,c,p*sh+i*dh,q*sw+j*dw]."""
-    v = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(2, 3))
-    return v[:, :, ::sh, ::sw, ::dh, ::dw]
+def _windows(xp, kh, kw, sh, sw, dh, dw, axis=2):
+    """Strided view with the spatial axes ``axis``, ``axis + 1`` replaced by (OH, OW) and (kh, kw) appended:
+    windows[.., p, q, .., i, j] = xp[.., p·sh+i·dh, q·sw+j·dw, ..] (NCHW by default: (N, C, OH, OW, kh, kw))."""
+    v = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(axis, axis + 1))
+    index = [slice(None)] * v.ndim
+    index[axis], index[axis + 1], index[-2], index[-1] = slice(None, None, sh), slice(None, None, sw), \
+        slice(None, None, dh), slice(None, None, dw)
+    return v[tuple(index)]
 
 
-def _col2im(gcol, shape, sh, sw, dh, dw):
-    """Adjoint of :func:`_windows`: scatter-add (N, C, OH, OW, kh, kw) into an array of ``shape``."""
-    out = np.zeros(shape, dtype=gcol.dtype)
-    oh, ow, kh, kw = gcol.shape[2:]
+def _offset(a, i, j, oh, ow, sh, sw, dh, dw, axis=2):
+    """The strided view of ``a`` that kernel offset (i, j) reads, a[.., p·sh+i·dh, q·sw+j·dw, ..] for
+    p < oh, q < ow, with the two spatial axes at ``axis`` and ``axis + 1``."""
+    index = [slice(None)] * a.ndim
+    index[axis] = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
+    index[axis + 1] = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+    return a[tuple(index)]
+
+
+def _col2im(piece, shape, dtype, kh, kw, oh, ow, sh, sw, dh, dw, axis=2):
+    """Adjoint of :func:`_windows`: an array of ``shape``, zero but for ``piece(i, j)`` (shaped like the
+    output) added at the positions kernel offset (i, j) read -- one strided add per offset."""
+    out = np.zeros(shape, dtype=dtype)
     for i in range(kh):
         for j in range(kw):
-            out[:, :, i * dh:i * dh + sh * (oh - 1) + 1:sh, j * dw:j * dw + sw * (ow - 1) + 1:sw] += gcol[..., i, j]
+            _offset(out, i, j, oh, ow, sh, sw, dh, dw, axis)[...] += piece(i, j)
     return out
 
 
@@ -48,13 +64,14 @@ class Conv2d(Function):
         (sh, sw), (dh, dw), (pt, pb, pl, pr) = stride, dilation, pad
         n = x.shape[0]
         o, cg, kh, kw = weight.shape
-        xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr))) if any(pad) else x
-        win = _windows(xp, kh, kw, sh, sw, dh, dw)                        # (N, C, OH, OW, kh, kw) view
-        oh, ow = win.shape[2:4]
-        col = np.ascontiguousarray(win.transpose(1, 4, 5, 0, 2, 3)).reshape(groups, cg * kh * kw, n * oh * ow)
-        y = np.matmul(weight.reshape(groups, o // groups, cg * kh * kw), col)          # (G, Og, M)
-        y = np.ascontiguousarray(y.reshape(o, n, oh, ow).transpose(1, 0, 2, 3))   # NCHW, contiguous for
-        if bias is not None:                                                        # the ops that follow
+        x_last = x.transpose(1, 2, 3, 0)                                 # (C, H, W, N)
+        xp = np.pad(x_last, ((0, 0), (pt, pb), (pl, pr), (0, 0))) if any(pad) else np.ascontiguousarray(x_last)
+        win = _windows(xp, kh, kw, sh, sw, dh, dw, axis=1)               # (C, OH, OW, N, kh, kw) view
+        oh, ow = win.shape[1:3]
+        col = np.ascontiguousarray(win.transpose(0, 4, 5, 1, 2, 3)).reshape(groups, cg * kh * kw, oh * ow * n)
+        y = np.matmul(weight.reshape(groups, o // groups, cg * kh * kw), col)       # (G, Og, OH·OW·N)
+        y = np.ascontiguousarray(y.reshape(o, oh, ow, n).transpose(3, 0, 1, 2))     # NCHW
+        if bias is not None:
             y += bias.reshape(1, o, 1, 1)
         ctx.save_for_backward(col, weight)
         ctx.args = (stride, pad, dilation, groups, bias is not None, x.shape, xp.shape)
@@ -66,17 +83,17 @@ class Conv2d(Function):
         (sh, sw), (pt, pb, pl, pr), (dh, dw), groups, has_bias, xshape, xpshape = ctx.args
         o, cg, kh, kw = weight.shape
         n, _, oh, ow = grad.shape
-        gt = np.ascontiguousarray(grad.transpose(1, 0, 2, 3)).reshape(groups, o // groups, n * oh * ow)
+        g_last = np.ascontiguousarray(grad.transpose(1, 2, 3, 0)).reshape(groups, o // groups, oh * ow * n)
         gx = gw = gb = None
         if ctx.needs_input_grad[0]:
-            gcol = np.matmul(weight.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1), gt)  # (G, K, M)
-            gcol = gcol.reshape(groups * cg, kh, kw, n, oh, ow).transpose(0, 3, 4, 5, 1, 2)       # (C, N, OH, OW, kh, kw)
-            shape_t = (xpshape[1], xpshape[0]) + tuple(xpshape[2:])
-            gx = _col2im(gcol, shape_t, sh, sw, dh, dw).transpose(1, 0, 2, 3)[:, :, pt:pt + xshape[2], pl:pl + xshape[3]]
+            w_t = weight.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
+            gcol = np.matmul(w_t, g_last).reshape(groups * cg, kh, kw, oh, ow, n)
+            gxp = _col2im(lambda i, j: gcol[:, i, j], xpshape, grad.dtype, kh, kw, oh, ow, sh, sw, dh, dw, axis=1)
+            gx = gxp.transpose(3, 0, 1, 2)[:, :, pt:pt + xshape[2], pl:pl + xshape[3]]
         if ctx.needs_input_grad[1]:
-            gw = np.matmul(gt, col.transpose(0, 2, 1)).reshape(weight.shape)
+            gw = np.matmul(g_last, col.transpose(0, 2, 1)).reshape(weight.shape)
         if has_bias and ctx.needs_input_grad[2]:
-            gb = grad.sum(axis=(0, 2, 3))
+            gb = g_last.sum(axis=2).reshape(o)
         return (gx, gw, gb) if has_bias else (gx, gw)
 
 
@@ -147,15 +164,29 @@ def _pool_prep(x, kernel_size, stride, padding, dilation, ceil_mode, fill):
 
 
 class MaxPool2d(Function):
-    """y[n,c,p,q] = max_{i,j} xp[n,c,p·sh+i·dh,q·sw+j·dw] (xp padded with -inf); ∂x routes g to the first argmax."""
+    """y[n,c,p,q] = max_{i,j} xp[n,c,p·sh+i·dh,q·sw+j·dw] (xp padded with -inf); ∂x routes g to the first argmax.
+
+    Both directions walk the kh·kw kernel offsets, each a whole-array op on a strided view: forward keeps a
+    running maximum and the offset that first reached it (NaN wins, as in torch), backward adds g where
+    that offset won.
+    """
 
     @staticmethod
     def forward(ctx, x, kernel_size=1, stride=None, padding=0, dilation=1, ceil_mode=False):
         xp, col, geo = _pool_prep(x, kernel_size, stride, padding, dilation, ceil_mode, -np.inf)
-        n, c, oh, ow, kh, kw = col.shape
-        flat = col.reshape(n, c, oh, ow, kh * kw)
-        arg = flat.argmax(-1)
-        y = np.take_along_axis(flat, arg[..., None], -1)[..., 0]
+        kh, kw = col.shape[4:]
+        y = col[..., 0, 0].copy()
+        track = ctx.needs_input_grad[0]                                  # the argmax only feeds backward
+        arg = np.zeros(y.shape, np.min_scalar_type(kh * kw - 1)) if track else None   # offset i·kw + j
+        has_nan = track and x.dtype.kind == "f" and bool(np.isnan(x).any())
+        for k in range(1, kh * kw):
+            cand = col[..., k // kw, k % kw]
+            if track:
+                better = cand > y
+                if has_nan:
+                    better |= np.isnan(cand)                             # a later NaN wins, as in torch
+                arg += better * arg.dtype.type(k) - better * arg         # arg = k where better (branch-free)
+            np.maximum(y, cand, out=y)                                   # NaN propagates
         ctx.geo, ctx.arg, ctx.shapes = geo, arg, (x.shape, xp.shape)
         return y
 
@@ -164,19 +195,18 @@ class MaxPool2d(Function):
         """torch's ``return_indices``: the flat (h·W + w) input index of each window's first maximum."""
         kh, kw, sh, sw, ph, pw, dh, dw = ctx.geo
         oh, ow = ctx.arg.shape[2:]
-        kh_i, kw_i = np.divmod(ctx.arg, kw)
+        kh_i, kw_i = np.divmod(ctx.arg.astype(np.int64), kw)
         ih = np.arange(oh)[:, None] * sh + kh_i * dh - ph
         iw = np.arange(ow)[None, :] * sw + kw_i * dw - pw
-        return (ih * ctx.shapes[0][3] + iw).astype(np.int64)
+        return ih * ctx.shapes[0][3] + iw
 
     @staticmethod
     def backward(ctx, grad):
         kh, kw, sh, sw, ph, pw, dh, dw = ctx.geo
         xshape, xpshape = ctx.shapes
-        n, c, oh, ow = grad.shape
-        gcol = np.zeros((n, c, oh, ow, kh * kw), grad.dtype)
-        np.put_along_axis(gcol, ctx.arg[..., None], grad[..., None], -1)
-        gxp = _col2im(gcol.reshape(n, c, oh, ow, kh, kw), xpshape, sh, sw, dh, dw)
+        oh, ow = grad.shape[2:]
+        gxp = _col2im(lambda i, j: grad * (ctx.arg == i * kw + j), xpshape, grad.dtype, kh, kw, oh, ow,
+                      sh, sw, dh, dw)
         return gxp[:, :, ph:ph + xshape[2], pw:pw + xshape[3]]
 
 
@@ -205,7 +235,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 
 def _indices(x, kernel_size, stride, padding, dilation, ceil_mode):
     from ..autograd.function import Context
-    ctx = Context((False,))
+    ctx = Context((True,))                        # as if a gradient were wanted: forward then tracks the argmax
     MaxPool2d.forward(ctx, x.data, kernel_size, stride, padding, dilation, ceil_mode)
     return MaxPool2d.indices(ctx)
 
@@ -240,9 +270,9 @@ class AvgPool2d(Function):
     def backward(ctx, grad):
         kh, kw, sh, sw, ph, pw, _, _ = ctx.geo
         xshape, xpshape = ctx.shapes
-        g = (grad / ctx.div)[..., None, None]
-        gcol = np.broadcast_to(g, grad.shape + (kh, kw))
-        gxp = _col2im(gcol, xpshape, sh, sw, 1, 1)
+        g = grad / ctx.div
+        oh, ow = grad.shape[2:]
+        gxp = _col2im(lambda i, j: g, xpshape, grad.dtype, kh, kw, oh, ow, sh, sw, 1, 1)
         return gxp[:, :, ph:ph + xshape[2], pw:pw + xshape[3]]
 
 
