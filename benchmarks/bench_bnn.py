@@ -22,38 +22,8 @@ import tinycompress as tc
 from tinycompress import models
 from tinycompress.compress.deploy.packed import pack
 
-
-def torch_bnn_mlp():
-    """Seed 000's network, written as the seed writes it."""
-    import torch
-    import torch.nn as nn
-
-    class Binarize(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, input):
-            ctx.save_for_backward(input)
-            return torch.sign(input + 1e-20)
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            input, = ctx.saved_tensors
-            grad_output[input > 1] = 0
-            grad_output[input < -1] = 0
-            return grad_output
-
-    class BinarizedLinear(nn.Linear):
-        def __init__(self, i, o, binarize_input=True):
-            super().__init__(i, o, bias=False)
-            self.binarize_input = binarize_input
-
-        def forward(self, x):
-            if self.binarize_input:
-                x = Binarize.apply(x)
-            return nn.functional.linear(x, Binarize.apply(self.weight))
-
-    return nn.Sequential(BinarizedLinear(784, 2048, False), nn.BatchNorm1d(2048), BinarizedLinear(2048, 2048),
-                         nn.BatchNorm1d(2048), BinarizedLinear(2048, 2048), nn.Dropout(0.5),
-                         nn.BatchNorm1d(2048), nn.Linear(2048, 10))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from twins import torch_twin  # noqa: E402  (seed 000's network written as the seed writes it)
 
 
 def timed(fn):
@@ -74,8 +44,7 @@ def main(argv=None):
 
     tc.manual_seed(0)
     model = models.build("bnn_mlp")
-    twin = torch_bnn_mlp()
-    twin.load_state_dict({k: torch.tensor(v) for k, v in model.state_dict().items()})
+    twin = torch_twin("bnn_mlp", model)
     rng = np.random.default_rng(0)
     xs = rng.uniform(-1, 1, (args.steps, args.batch, 784)).astype(np.float32)
     ys = rng.integers(0, 10, (args.steps, args.batch))

@@ -13,6 +13,8 @@ NumPy's alike, which tracemalloc would not).
     python benchmarks/run.py                   # every seed model, table + benchmarks/results.json
     python benchmarks/run.py --models bn_mlp --steps 50 --repeats 5
     python benchmarks/run.py --quick           # a smoke run
+
+Last, the engine's own per-op cost: forward + backward of a 10-op chain on 8×8 tensors, same alternation.
 """
 from __future__ import annotations
 
@@ -132,6 +134,39 @@ def bench_model(name, steps, repeats, torch):
     return result
 
 
+def _chain(x, w):
+    """Ten ops on tiny tensors (the same code runs on tinycompress and torch Tensors)."""
+    y = (x * 2.0 + 1.0) @ w
+    y = y.tanh() * x
+    y = y.sigmoid() - x
+    return y.relu().exp().sum()
+
+
+def bench_overhead(repeats, torch, calls=2000) -> dict:
+    """The engine's own cost per op: forward + backward of :func:`_chain` on 8×8 tensors, where the
+    arithmetic is negligible and what is timed is each library's per-op bookkeeping."""
+    rng = np.random.default_rng(0)
+    xs, ws = rng.standard_normal((8, 8)).astype(np.float32), rng.standard_normal((8, 8)).astype(np.float32)
+    pairs = {"tc": (tc.tensor(xs, requires_grad=True), tc.tensor(ws, requires_grad=True)),
+             "torch": (torch.tensor(xs, requires_grad=True), torch.tensor(ws, requires_grad=True))}
+
+    def run(lib):
+        x, w = pairs[lib]
+        for _ in range(calls):
+            x.grad = w.grad = None
+            _chain(x, w).backward()
+    run("tc"), run("torch")
+    times = {"tc": [], "torch": []}
+    for _ in range(repeats):
+        for lib in ("tc", "torch"):
+            start = time.perf_counter()
+            run(lib)
+            times[lib].append((time.perf_counter() - start) / calls)
+    ratios = [a / b for a, b in zip(times["tc"], times["torch"])]
+    return {"tc_us": 1e6 * statistics.median(times["tc"]), "torch_us": 1e6 * statistics.median(times["torch"]),
+            "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -213,8 +248,13 @@ def main(argv=None):
         memory = f"{m['tc_mb']:>11.1f}{m['torch_mb']:>7.1f}{m['ratio']:>7.2f}" if m else ""
         print(f"{name:<14}{r['batch_size']:>6}{s['tc_ms']:>11.2f}{s['torch_ms']:>10.2f}{s['ratio']:>7.2f}"
               f"{spread:>12}{e['ratio']:>11.2f}{memory}", flush=True)
+    overhead = bench_overhead(args.repeats, torch, calls=200 if args.quick else 2000)
+    print(f"engine overhead: forward+backward of a 10-op chain on 8x8 tensors: tc {overhead['tc_us']:.0f} us, "
+          f"torch {overhead['torch_us']:.0f} us, ratio {overhead['ratio']:.2f} "
+          f"({overhead['ratio_min']:.2f}-{overhead['ratio_max']:.2f})")
     with open(args.json, "w") as f:
-        json.dump({"machine": machine, "steps": args.steps, "repeats": args.repeats, "results": results}, f, indent=1)
+        json.dump({"machine": machine, "steps": args.steps, "repeats": args.repeats, "results": results,
+                   "overhead_10_op_chain": overhead}, f, indent=1)
 
 
 if __name__ == "__main__":
