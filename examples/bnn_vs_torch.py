@@ -9,6 +9,7 @@ epoch-to-epoch noise of a binarized network.
 Needs torch (``pip install -e ".[test]"``). The torch side is seed 000's code as written.
 """
 import argparse
+import os
 import sys
 import time
 
@@ -18,40 +19,8 @@ import tinycompress as tc
 from tinycompress import models
 from tinycompress.train import evaluate, make_optimizer, make_scheduler, mnist_loaders
 
-
-def torch_seed000(tc_model):
-    """Seed 000's network in torch (its Binarize and BinarizedLinear), loaded with ``tc_model``'s weights."""
-    import torch
-    import torch.nn as nn
-
-    class Binarize(torch.autograd.Function):
-        @staticmethod
-        def forward(ctx, input):
-            ctx.save_for_backward(input)
-            return torch.sign(input + 1e-20)
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            input, = ctx.saved_tensors
-            grad_output[input > 1] = 0
-            grad_output[input < -1] = 0
-            return grad_output
-
-    class BinarizedLinear(nn.Linear):
-        def __init__(self, in_features, out_features, binarize_input=True):
-            super().__init__(in_features, out_features, bias=False)
-            self.binarize_input = binarize_input
-
-        def forward(self, x):
-            if self.binarize_input:
-                x = Binarize.apply(x)
-            return x @ Binarize.apply(self.weight).t()
-
-    twin = nn.Sequential(BinarizedLinear(784, 2048, False), nn.BatchNorm1d(2048), BinarizedLinear(2048, 2048),
-                         nn.BatchNorm1d(2048), BinarizedLinear(2048, 2048), nn.Dropout(0.5), nn.BatchNorm1d(2048),
-                         nn.Linear(2048, 10))
-    twin.load_state_dict({k: torch.from_numpy(np.array(v)) for k, v in tc_model.state_dict().items()})
-    return twin
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks"))
+from twins import torch_twin  # noqa: E402  (seed 000's network as the seed writes it, shared with the benchmarks)
 
 
 def main(argv=None) -> int:
@@ -69,7 +38,7 @@ def main(argv=None) -> int:
     tc.manual_seed(args.seed)
     recipe = models.recipe("bnn_mlp")
     model = models.build("bnn_mlp")
-    twin = torch_seed000(model)
+    twin = torch_twin("bnn_mlp", model)
     optimizer, t_optimizer = make_optimizer(recipe, model.parameters()), torch.optim.Adam(twin.parameters(), lr=recipe.lr)
     scheduler = make_scheduler(recipe, optimizer)
     t_scheduler = torch.optim.lr_scheduler.StepLR(t_optimizer, step_size=40, gamma=0.1)
