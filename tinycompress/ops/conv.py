@@ -55,7 +55,8 @@ def _col2im(piece, shape, dtype, kh, kw, oh, ow, sh, sw, dh, dw, axis=2):
 class Conv2d(Function):
     """y[n,o,p,q] = b[o] + Σ_{c,i,j} W[o,c,i,j] · xp[n, g·Cg+c, p·sh+i·dh, q·sw+j·dw] (o in group g).
 
-    As GEMMs per group g: Y_g (Og, M) = W_g (Og, K) · C_g (K, M) with C the im2col matrix, M = N·OH·OW, K = Cg·kh·kw.
+    As GEMMs per group g: Y_g (Og, M) = W_g (Og, K) · C_g (K, M) with C the im2col matrix, K = Cg·kh·kw and
+    M = OH·OW·N (the batch innermost).
     backward: ∂W_g = G_g C_gᵀ, ∂b = Σ_{n,p,q} g, ∂x = crop(col2im(W_gᵀ G_g)).
     """
 
@@ -167,8 +168,8 @@ class MaxPool2d(Function):
     """y[n,c,p,q] = max_{i,j} xp[n,c,p·sh+i·dh,q·sw+j·dw] (xp padded with -inf); ∂x routes g to the first argmax.
 
     Both directions walk the kh·kw kernel offsets, each a whole-array op on a strided view: forward keeps a
-    running maximum and the offset that first reached it (NaN wins, as in torch), backward adds g where
-    that offset won.
+    running maximum and the offset that first reached it (or, as in torch, the last NaN), backward adds g
+    where that offset won.
     """
 
     @staticmethod
