@@ -94,7 +94,7 @@ def main(argv=None):
     for b, t in infer.items():
         print(f"  batch {b:4d}             {t['float'] * 1e3:9.3f}  {t['packed'] * 1e3:10.3f}  "
               f"{t['packed'] / t['float']:10.2f}x")
-    float_bytes = sum(p.data.nbytes for p in model.parameters())
+    float_bytes = sum(p.array.nbytes for p in model.parameters())
     print(f"parameters {float_bytes} bytes float32, packed model {packed.nbytes} bytes")
     result = {"steps": args.steps, "batch": args.batch, "repeats": args.repeats, "train_seconds": train,
               "train_median": med, "ratio": med["tinycompress"] / med["torch"],

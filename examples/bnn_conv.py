@@ -67,8 +67,8 @@ def main(argv=None):
                   test_loader=loaders[1], callbacks=[ClipWeights()], max_steps_per_epoch=args.max_steps)
     for i, m in enumerate(history, 1):
         print(f"epoch {i}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float)))
-    params = sum(p.data.size for p in model.parameters())
-    binary = sum(m.weight.data.size for m in model.modules() if type(m).__name__ == "BinarizedConv2d")
+    params = sum(p.array.size for p in model.parameters())
+    binary = sum(m.weight.array.size for m in model.modules() if type(m).__name__ == "BinarizedConv2d")
     dense_bytes = 4 * params
     packed_bytes = 4 * (params - binary) + binary / 8
     print(f"weights: {params} ({binary} binarized); float32 {dense_bytes / 1e6:.2f} MB -> "

@@ -59,7 +59,7 @@ def main(argv=None) -> int:
             optimizer.step()
             seconds["tinycompress"] += time.perf_counter() - started
             started = time.perf_counter()
-            t_loss = torch.nn.functional.cross_entropy(twin(torch.from_numpy(x.data)), torch.from_numpy(y.data))
+            t_loss = torch.nn.functional.cross_entropy(twin(torch.from_numpy(x.array)), torch.from_numpy(y.array))
             t_optimizer.zero_grad()
             t_loss.backward()
             t_optimizer.step()
@@ -69,7 +69,7 @@ def main(argv=None) -> int:
         acc = evaluate(model, test_loader)["acc"]
         twin.eval()
         with torch.no_grad():
-            correct = sum(int((twin(torch.from_numpy(x.data)).argmax(1).numpy() == y.data).sum())
+            correct = sum(int((twin(torch.from_numpy(x.array)).argmax(1).numpy() == y.array).sum())
                           for x, y in test_loader)
         print(f"{epoch + 1:>5} {acc:>13.4f} {correct / len(test_loader.dataset):>8.4f}", flush=True)
     print(f"training time: tinycompress {seconds['tinycompress']:.1f} s, torch {seconds['torch']:.1f} s "

@@ -51,14 +51,14 @@ def main(argv=None):
     for x, y in test_loader:
         with tc.no_grad():
             t0 = time.perf_counter()
-            f = model(x).data
+            f = model(x).array
             t1 = time.perf_counter()
-        p = packed(x.data)
+        p = packed(x.array)
         t2 = time.perf_counter()
         t_float, t_packed = t_float + t1 - t0, t_packed + t2 - t1
-        float_pred.append(f.argmax(1)), packed_pred.append(p.argmax(1)), ys.append(y.data)
+        float_pred.append(f.argmax(1)), packed_pred.append(p.argmax(1)), ys.append(y.array)
     y, fp, pp = np.concatenate(ys), np.concatenate(float_pred), np.concatenate(packed_pred)
-    float_bytes = sum(p.data.nbytes for p in model.parameters()) + sum(b.data.nbytes for b in model.buffers())
+    float_bytes = sum(p.array.nbytes for p in model.parameters()) + sum(b.array.nbytes for b in model.buffers())
     print(f"float model : {float_bytes / 1e6:8.3f} MB, test accuracy {np.mean(fp == y):.4f}, {t_float:.2f} s")
     print(f"packed model: {packed.nbytes / 1e6:8.3f} MB, test accuracy {np.mean(pp == y):.4f}, {t_packed:.2f} s"
           f"  ({args.out})")

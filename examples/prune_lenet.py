@@ -77,7 +77,7 @@ def main(argv=None):
     deployed = to_sparse(model, format="csr")
     dense_bytes = sum(4 * r["weights"] for r in rows)
     with tc.no_grad():
-        same = all(np.array_equal(deployed(x.data).argmax(1), model(x).data.argmax(1)) for x, _ in test_loader)
+        same = all(np.array_equal(deployed(x.array).argmax(1), model(x).array.argmax(1)) for x, _ in test_loader)
     print(f"CSR model {deployed.nbytes} bytes (values + int32 indices + row pointers + biases); dense weights "
           f"{dense_bytes} bytes; predictions equal: {same}")
     return 0 if same else 1

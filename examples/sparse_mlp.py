@@ -32,15 +32,15 @@ def main(argv=None):
     tc.manual_seed(args.seed)
     recipe = models.recipe("sparse_mlp")
     model = models.build("sparse_mlp", ratio=tuple(args.ratio))
-    masks = {n: m.mask.data.copy() for n, m in model.named_modules() if hasattr(m, "mask")}
+    masks = {n: m.mask.array.copy() for n, m in model.named_modules() if hasattr(m, "mask")}
     train_loader, test_loader = mnist_loaders(recipe, root=args.data)
     optimizer = make_optimizer(recipe, model.parameters())
     history = fit(model, optimizer, train_loader, epochs=args.epochs, scheduler=make_scheduler(recipe, optimizer),
                   test_loader=test_loader, max_steps_per_epoch=args.max_steps)
     for n, m in model.named_modules():
         if n in masks:
-            assert np.array_equal(m.mask.data, masks[n]), f"{n}: the mask changed during training"
-            assert not np.any(m.weight.data[masks[n] == 0]), f"{n}: a masked weight became non-zero"
+            assert np.array_equal(m.mask.array, masks[n]), f"{n}: the mask changed during training"
+            assert not np.any(m.weight.array[masks[n] == 0]), f"{n}: a masked weight became non-zero"
     print(f"{'layer':8s} {'shape':>10s} {'kept':>7s} {'fraction':>9s}")
     for row in sparsity_table(model):
         print(f"{row['layer']:8s} {str(row['shape']):>10s} {row['kept']:7d} {row['kept_fraction']:9.3f}")
@@ -52,11 +52,11 @@ def main(argv=None):
     ys, ref, dep = [], [], []
     for x, y in test_loader:
         with tc.no_grad():
-            ref.append(model(x).data.argmax(1))
-        dep.append(deployed(x.data).argmax(1))
-        ys.append(y.data)
+            ref.append(model(x).array.argmax(1))
+        dep.append(deployed(x.array).argmax(1))
+        ys.append(y.array)
     y, r, d = np.concatenate(ys), np.concatenate(ref), np.concatenate(dep)
-    dense_bytes = sum(p.data.nbytes for p in model.parameters())
+    dense_bytes = sum(p.array.nbytes for p in model.parameters())
     print(f"test error {100 * np.mean(r != y):.2f}% (last epoch: {history[-1].get('test_acc', float('nan')):.4f} acc)")
     print(f"deployed: {deployed.nbytes} bytes (float parameters {dense_bytes} bytes), predictions equal on "
           f"{100 * np.mean(r == d):.2f}% ({args.out})")

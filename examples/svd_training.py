@@ -56,9 +56,9 @@ def layer_table(model, title) -> int:
     total_params = total_macs = 0
     for name, m in model.named_modules():
         if isinstance(m, LinearSVD):
-            params, macs, rank = m.factor_params() + m.bias.data.size, m.macs(1), m.rank
+            params, macs, rank = m.factor_params() + m.bias.array.size, m.macs(1), m.rank
         elif isinstance(m, nn.Linear):
-            params, macs, rank = m.weight.data.size + m.bias.data.size, m.weight.data.size, min(m.weight.shape)
+            params, macs, rank = m.weight.array.size + m.bias.array.size, m.weight.array.size, min(m.weight.shape)
         else:
             continue
         total_params += params
@@ -104,7 +104,7 @@ def mnist(args) -> None:
         m = models.build("svd_mlp")
         m.load_state_dict(trained)
         truncate(m, energy)
-        n = sum(p.data.size for p in m.parameters())
+        n = sum(p.array.size for p in m.parameters())
         sweep.append((energy, n, evaluate(m, test_loader)["acc"]))
         print(f"energy {energy:<6} parameters {n:>8,}  test accuracy {sweep[-1][2]:.4f} (no fine-tuning)")
     if args.plot:

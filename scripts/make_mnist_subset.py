@@ -50,7 +50,7 @@ def main(argv=None) -> None:
             raise SystemExit("the full MNIST is needed to build the subset")
         keep = balanced_indices(ds.targets, PER_CLASS[train])
         prefix = "train" if train else "t10k"
-        write_idx(os.path.join(args.out, f"{prefix}-images-idx3-ubyte.gz"), ds.data[keep])
+        write_idx(os.path.join(args.out, f"{prefix}-images-idx3-ubyte.gz"), ds.array[keep])
         write_idx(os.path.join(args.out, f"{prefix}-labels-idx1-ubyte.gz"), ds.targets[keep].astype(np.uint8))
         print(f"{prefix}: {len(keep)} of {len(ds)} images from {ds.folder}")
     for name in sorted(os.listdir(args.out)):

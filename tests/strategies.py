@@ -232,13 +232,13 @@ def check_op(case: OpCase, data, dtype) -> None:
                 f"{where}: output dtype {o.dtype}, torch {_torch_dtype_name(r)}"
             ref = r.detach().numpy()
             if ref.dtype.kind == "f":
-                np.testing.assert_allclose(o.data, ref, rtol=rtol, atol=atol, err_msg=f"{where}: forward")
+                np.testing.assert_allclose(o.array, ref, rtol=rtol, atol=atol, err_msg=f"{where}: forward")
             else:
-                np.testing.assert_array_equal(o.data, ref, err_msg=f"{where}: forward")
+                np.testing.assert_array_equal(o.array, ref, err_msg=f"{where}: forward")
             if not case.differentiable or ref.dtype.kind != "f":
                 assert o.grad_fn is None and not o.requires_grad, f"{where}: a non-differentiable result records a graph"
         for x, a0 in zip(x_in, originals):
-            np.testing.assert_array_equal(x.data, a0, err_msg=f"{where}: forward mutated its input")
+            np.testing.assert_array_equal(x.array, a0, err_msg=f"{where}: forward mutated its input")
         if not case.differentiable:
             continue
         pairs = [(o, g) for o, g in zip(out, grads) if g is not None and o.requires_grad]
@@ -255,15 +255,15 @@ def check_op(case: OpCase, data, dtype) -> None:
                 total = term if total is None else total + term
             total.backward()
         for k, (x, a0) in enumerate(zip(x_in, originals)):
-            np.testing.assert_array_equal(x.data, a0, err_msg=f"{where}: backward mutated input {k}")
+            np.testing.assert_array_equal(x.array, a0, err_msg=f"{where}: backward mutated input {k}")
             tg = t_grads[k]
             if tg is None:
-                assert x.grad is None or not np.any(x.grad.data), f"{where}: input {k} got a gradient, torch gives none"
+                assert x.grad is None or not np.any(x.grad.array), f"{where}: input {k} got a gradient, torch gives none"
                 continue
             assert x.grad is not None, f"{where}: input {k} got no gradient"
             assert x.grad.shape == x.shape, f"{where}: grad of input {k} has shape {x.grad.shape}, input {x.shape}"
             assert x.grad.dtype == x.dtype, f"{where}: grad of input {k} is {x.grad.dtype}, input {x.dtype}"
-            np.testing.assert_allclose(x.grad.data, tg, rtol=rtol * 10 if dtype == np.float32 else 1e-8,
+            np.testing.assert_allclose(x.grad.array, tg, rtol=rtol * 10 if dtype == np.float32 else 1e-8,
                                        atol=atol * 10 if dtype == np.float32 else 1e-10,
                                        err_msg=f"{where}: gradient of input {k}")
 

@@ -34,8 +34,8 @@ def test_reused_subexpression_and_diamond_match_torch(x, seed):
     out_tc, out_t = f(x_tc), f(x_t)
     out_tc.backward(g)
     out_t.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(out_tc.data, out_t.detach().numpy(), rtol=1e-12)
-    np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(out_tc.array, out_t.detach().numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x_tc.grad.array, x_t.grad.numpy(), rtol=1e-10, atol=1e-12)
 
 
 @given(shapes_=broadcastable_shapes(2), seed=seeds())
@@ -50,7 +50,7 @@ def test_broadcast_leaves_get_grads_of_their_own_shape(shapes_, seed):
     out_t.backward(torch.from_numpy(g))
     for x_tc, x_t in ((a_tc, a_t), (b_tc, b_t)):
         assert x_tc.grad.shape == x_tc.shape and x_tc.grad.dtype == np.float32
-        np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(x_tc.grad.array, x_t.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def test_twenty_thousand_deep_chain():
@@ -62,18 +62,18 @@ def test_twenty_thousand_deep_chain():
         y_t = y_t * 1.0001 + 0.0
     y_tc.sum().backward()
     y_t.sum().backward()
-    np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy(), rtol=1e-9)
+    np.testing.assert_allclose(x_tc.grad.array, x_t.grad.numpy(), rtol=1e-9)
 
 
 # ----------------------------------------------------------------------------- ownership
 @given(x=shapes(1, 3).flatmap(arrays), seed=seeds())
 def test_backward_mutates_neither_inputs_nor_upstream_gradient(x, seed):
     x_tc = tc.tensor(x, requires_grad=True)
-    before = x_tc.data.copy()
+    before = x_tc.array.copy()
     g = upstream(seed, x.shape, np.float64)
     g_before = g.copy()
     ((x_tc * 2.0).exp() + x_tc).backward(g)
-    np.testing.assert_array_equal(x_tc.data, before)
+    np.testing.assert_array_equal(x_tc.array, before)
     np.testing.assert_array_equal(g, g_before)
 
 
@@ -83,14 +83,14 @@ def test_gradients_never_alias():
     c = tc.ones(1, requires_grad=True)
     g = np.arange(3.0, dtype=np.float32)
     (a + b + c.expand(3)).backward(g)
-    grads = [a.grad.data, b.grad.data, c.grad.data]
+    grads = [a.grad.array, b.grad.array, c.grad.array]
     for i in range(3):
         assert grads[i].flags.writeable
         assert not np.shares_memory(grads[i], g)
         for j in range(i + 1, 3):
             assert not np.shares_memory(grads[i], grads[j]), (i, j)
-    a.grad.data += 100                      # writing one gradient leaves the others alone
-    np.testing.assert_array_equal(b.grad.data, g)
+    a.grad.array += 100                      # writing one gradient leaves the others alone
+    np.testing.assert_array_equal(b.grad.array, g)
 
 
 def test_retained_nonleaf_grad_does_not_alias_leaf_grad():
@@ -98,7 +98,7 @@ def test_retained_nonleaf_grad_does_not_alias_leaf_grad():
     y = x + 0.0
     y.retain_grad()
     (y * 1.0).backward(np.ones(3, np.float32))
-    assert not np.shares_memory(x.grad.data, y.grad.data)
+    assert not np.shares_memory(x.grad.array, y.grad.array)
 
 
 class Inplace(Function):
@@ -135,7 +135,7 @@ def test_inplace_user_backward_does_not_corrupt_other_gradients(x, seed):
     g = upstream(seed, x.shape, np.float64)
     z_tc.backward(g)
     z_t.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(x_tc.grad.array, x_t.grad.numpy(), rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------- graph lifetime
@@ -144,8 +144,8 @@ def test_gradients_accumulate_across_backward_calls():
     for _ in range(2):
         (x_tc * x_tc).sum().backward()
         (x_t * x_t).sum().backward()
-    np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy())
-    np.testing.assert_allclose(x_tc.grad.data, [4.0, -8.0])
+    np.testing.assert_allclose(x_tc.grad.array, x_t.grad.numpy())
+    np.testing.assert_allclose(x_tc.grad.array, [4.0, -8.0])
 
 
 def test_retain_graph_allows_a_second_backward_and_its_absence_raises():
@@ -153,7 +153,7 @@ def test_retain_graph_allows_a_second_backward_and_its_absence_raises():
     y = (x * x).sum()
     y.backward(retain_graph=True)
     y.backward()
-    np.testing.assert_allclose(x.grad.data, [4.0, 8.0])
+    np.testing.assert_allclose(x.grad.array, [4.0, 8.0])
     with pytest.raises(RuntimeError, match="second time.*retain_graph=True"):
         y.backward()
 
@@ -302,7 +302,7 @@ def test_mark_non_differentiable():
     assert values.requires_grad and values.grad_fn is not None
     assert not index.requires_grad and index.grad_fn is None
     (values * tc.tensor([2.0, 3.0])).sum().backward()
-    np.testing.assert_array_equal(x.grad.data, [[0, 2, 0], [3, 0, 0]])
+    np.testing.assert_array_equal(x.grad.array, [[0, 2, 0], [3, 0, 0]])
 
 
 class Recorder(Function):
@@ -333,7 +333,7 @@ def test_needs_input_grad_non_tensor_args_and_none_grads():
     out.sum().backward()
     assert Recorder.seen[0] == ("forward", (True, False, False), "float", 1)
     assert Recorder.seen[1] == ("backward", (True, False, False))
-    np.testing.assert_allclose(a.grad.data, [7.5, 10.0])
+    np.testing.assert_allclose(a.grad.array, [7.5, 10.0])
     assert b.grad is None
 
 
@@ -362,7 +362,7 @@ def test_none_gradient_for_an_input_that_requires_grad_matches_torch():
     b_tc, b_t = _pair([3.0, 4.0])
     NoneGrad.apply(a_tc, b_tc).sum().backward()
     TorchNoneGrad.apply(a_t, b_t).sum().backward()
-    np.testing.assert_array_equal(a_tc.grad.data, a_t.grad.numpy())
+    np.testing.assert_array_equal(a_tc.grad.array, a_t.grad.numpy())
     assert b_t.grad is None and b_tc.grad is None
 
 
@@ -417,18 +417,18 @@ def test_seed000_binarize_matches_torch(data, dtype):
     w_tc, w_t = _pair(w, dtype)
     out_tc = Binarize.apply(x_tc) @ w_tc + x_tc.sum(dim=1, keepdim=True)
     out_t = TorchBinarize.apply(x_t) @ w_t + x_t.sum(dim=1, keepdim=True)
-    signs = Binarize.apply(x_tc).data
+    signs = Binarize.apply(x_tc).array
     assert np.all(signs[x == 0] == 1)                                    # sign(0) = +1
     np.testing.assert_array_equal(signs[np.abs(x) > 1e-10], np.sign(x[np.abs(x) > 1e-10]))
-    np.testing.assert_allclose(out_tc.data, out_t.detach().numpy(), rtol=1e-5)
+    np.testing.assert_allclose(out_tc.array, out_t.detach().numpy(), rtol=1e-5)
     out_tc.backward(g)
     out_t.backward(torch.from_numpy(g))
     assert x_tc.grad.dtype == dtype
-    np.testing.assert_allclose(x_tc.grad.data, x_t.grad.numpy(), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(w_tc.grad.data, w_t.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x_tc.grad.array, x_t.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(w_tc.grad.array, w_t.grad.numpy(), rtol=1e-5, atol=1e-6)
     # against the definition too: the STE passes the gradient only where |x| <= 1
     through = (g @ w.T) * (np.abs(x) <= 1) + g.sum(axis=1, keepdims=True)
-    np.testing.assert_allclose(x_tc.grad.data, through, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(x_tc.grad.array, through, rtol=1e-5, atol=1e-5)
 
 
 # ----------------------------------------------------------------------------- scalar promotion
@@ -442,7 +442,7 @@ def test_scalars_never_promote_like_torch(s, dtype, op):
     out_tc = fns[op](tc.tensor(values))
     out_t = fns[op](torch.tensor(values))
     assert str(out_tc.dtype) == str(out_t.dtype).replace("torch.", ""), (s, type(s), dtype, op)
-    np.testing.assert_allclose(out_tc.data, out_t.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(out_tc.array, out_t.numpy(), rtol=1e-6)
 
 
 def test_float32_graph_stays_float32_end_to_end():
@@ -470,7 +470,7 @@ def test_tensor_tensor_promotion_matches_torch(da, db, a_0d, b_0d, op):
     ours = fns[op](tc, tc.tensor(a), tc.tensor(b))
     theirs = fns[op](torch, torch.tensor(a), torch.tensor(b))
     assert str(ours.dtype) == str(theirs.dtype).replace("torch.", ""), (da, db, a_0d, b_0d, op)
-    np.testing.assert_array_equal(ours.data, theirs.numpy())
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
 
 
 def test_zero_dim_float64_parameter_keeps_float32_graph_and_gets_float64_grad():

@@ -76,6 +76,6 @@ def test_gradcheck_wants_float64_inputs_that_require_grad():
 
 def test_gradcheck_restores_the_inputs():
     x = tc.tensor([0.1, 0.2, 0.3], dtype=tc.float64, requires_grad=True)
-    before = x.data.copy()
+    before = x.array.copy()
     gradcheck(lambda t: t.exp(), [x])
-    np.testing.assert_array_equal(x.data, before)
+    np.testing.assert_array_equal(x.array, before)

@@ -21,10 +21,10 @@ def compare(fn, tfn, arrays, rng, dtype):
     g = rng.standard_normal(y.shape).astype(dtype)
     (y * tc.tensor(g)).sum().backward()
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), **TOL[dtype])
     for x, t in zip(xs, ts):
         assert x.grad.dtype == np.dtype(dtype)
-        np.testing.assert_allclose(x.grad.data, t.grad.numpy(), **TOL[dtype])
+        np.testing.assert_allclose(x.grad.array, t.grad.numpy(), **TOL[dtype])
 
 
 @st.composite
@@ -95,7 +95,7 @@ def test_max_pool2d_matches_torch(case, dil, seed, dtype):
     compare(lambda a: max_pool2d(a, **opts), lambda a: F.max_pool2d(a, **opts), [x], rng, dtype)
     _, idx = max_pool2d(tc.tensor(x), return_indices=True, **opts)
     _, tidx = F.max_pool2d(torch.tensor(x), return_indices=True, **opts)
-    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    np.testing.assert_array_equal(idx.array, tidx.numpy())
 
 
 @given(case=pool_cases(), seed=seeds())
@@ -107,12 +107,12 @@ def test_max_pool2d_nan_like_torch(case, seed):
     opts = dict(kernel_size=case["k"], stride=case["s"], padding=case["p"], ceil_mode=case["ceil"])
     a, t = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     (y, idx), (ty, tidx) = max_pool2d(a, return_indices=True, **opts), F.max_pool2d(t, return_indices=True, **opts)
-    np.testing.assert_array_equal(y.data, ty.detach().numpy())
-    np.testing.assert_array_equal(idx.data, tidx.numpy())
+    np.testing.assert_array_equal(y.array, ty.detach().numpy())
+    np.testing.assert_array_equal(idx.array, tidx.numpy())
     g = rng.standard_normal(y.shape).astype(np.float32)
     y.backward(tc.tensor(g))
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(a.grad.array, t.grad.numpy(), rtol=1e-6, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -135,7 +135,7 @@ def test_adaptive_avg_pool2d_matches_torch(h, w, oh, ow, seed, dtype):
 
 def test_pools_unbatched_and_errors():
     x = np.arange(2 * 5 * 5, dtype=np.float32).reshape(2, 5, 5)
-    np.testing.assert_allclose(max_pool2d(tc.tensor(x), 2).data, F.max_pool2d(torch.tensor(x), 2).numpy())
+    np.testing.assert_allclose(max_pool2d(tc.tensor(x), 2).array, F.max_pool2d(torch.tensor(x), 2).numpy())
     with pytest.raises(RuntimeError, match="half of effective kernel"):
         max_pool2d(tc.tensor(x), 2, padding=2)
     with pytest.raises(RuntimeError, match="expected 3D or 4D input"):

@@ -197,7 +197,7 @@ def test_torch_aliases_exist_and_agree(name, args):
     ours = getattr(tc, name)(*[tc.tensor(v) for v in (a, b)[:args]], **extra)
     theirs = getattr(torch, name)(*[torch.tensor(v) for v in (a, b)[:args]], **extra)
     assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
-    np.testing.assert_allclose(ours.data, theirs.numpy())
+    np.testing.assert_allclose(ours.array, theirs.numpy())
 
 
 def test_equal_and_allclose_return_python_bools_like_torch():
@@ -224,8 +224,8 @@ def test_values_on_kinks_get_torchs_subgradient(fn):
     values = np.array([-1.0, 0.0, 1.0, 0.5, 2.0], np.float32)
     x, t = tc.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
     out_x, out_t = fn[1](tc, x), fn[1](torch, t)
-    np.testing.assert_allclose(out_x.data, out_t.detach().numpy())
+    np.testing.assert_allclose(out_x.array, out_t.detach().numpy())
     g = np.array([1.0, 2.0, 3.0, 4.0, 5.0], np.float32)[:out_t.numel()].reshape(tuple(out_t.shape))
     out_x.backward(g)
     out_t.backward(torch.from_numpy(g))
-    np.testing.assert_allclose(x.grad.data, t.grad.numpy())
+    np.testing.assert_allclose(x.grad.array, t.grad.numpy())

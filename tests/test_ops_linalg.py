@@ -71,8 +71,8 @@ def test_ndarray_at_tensor_uses_the_reflected_operator():
     w_t = torch.ones(3, 2, requires_grad=True)
     out_tc, out_t = a @ w_tc, torch.from_numpy(a) @ w_t
     assert isinstance(out_tc, tc.Tensor)
-    np.testing.assert_allclose(out_tc.data, out_t.detach().numpy())
+    np.testing.assert_allclose(out_tc.array, out_t.detach().numpy())
     out_tc.sum().backward()
     out_t.sum().backward()
-    np.testing.assert_allclose(w_tc.grad.data, w_t.grad.numpy())
+    np.testing.assert_allclose(w_tc.grad.array, w_t.grad.numpy())
     assert isinstance(a.T * w_tc, tc.Tensor)

@@ -106,7 +106,7 @@ def test_ties_share_the_gradient_like_torch(reduce):
     g = np.arange(1.0, 1.0 + reduce(t).numel(), dtype=np.float32).reshape(tuple(reduce(t).shape))
     reduce(x).backward(g)
     reduce(t).backward(torch.from_numpy(g))
-    np.testing.assert_allclose(x.grad.data, t.grad.numpy())
+    np.testing.assert_allclose(x.grad.array, t.grad.numpy())
 
 
 def test_reductions_reject_bad_dims():
@@ -121,7 +121,7 @@ def test_std_of_a_constant_has_zero_gradient_like_torch():
     x, t = tc.tensor([2.0, 2.0, 2.0], requires_grad=True), torch.tensor([2.0, 2.0, 2.0], requires_grad=True)
     x.std().backward()
     t.std().backward()
-    np.testing.assert_array_equal(x.grad.data, t.grad.numpy())
+    np.testing.assert_array_equal(x.grad.array, t.grad.numpy())
 
 
 @pytest.mark.parametrize("dtype", [np.int32, np.int64, np.bool_, np.uint8])
@@ -134,4 +134,4 @@ def test_integer_and_bool_reductions_match_torch(dtype):
     for f in fns:
         o, r = f(ours), f(theirs)
         assert str(o.dtype) == str(r.dtype).replace("torch.", ""), (dtype, o.dtype, r.dtype)
-        np.testing.assert_array_equal(o.data, r.numpy())
+        np.testing.assert_array_equal(o.array, r.numpy())

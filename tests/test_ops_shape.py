@@ -200,7 +200,7 @@ def test_repeated_indices_accumulate():
     x = tc.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]], requires_grad=True)
     g = np.array([[1.0, 10.0], [100.0, 1000.0], [7.0, 8.0]], np.float32)
     x[tc.tensor([0, 0, 2])].backward(g)
-    np.testing.assert_array_equal(x.grad.data, [[101.0, 1010.0], [0.0, 0.0], [7.0, 8.0]])
+    np.testing.assert_array_equal(x.grad.array, [[101.0, 1010.0], [0.0, 0.0], [7.0, 8.0]])
 
 
 def test_shape_errors_name_the_shapes():
@@ -219,4 +219,4 @@ def test_shape_errors_name_the_shapes():
 def test_cat_aliases(name):
     a, b = np.ones((2, 3), np.float32), np.zeros((1, 3), np.float32)
     ours = getattr(tc, name)([tc.tensor(a), tc.tensor(b)])
-    np.testing.assert_array_equal(ours.data, getattr(torch, name)([torch.tensor(a), torch.tensor(b)]).numpy())
+    np.testing.assert_array_equal(ours.array, getattr(torch, name)([torch.tensor(a), torch.tensor(b)]).numpy())

@@ -42,8 +42,8 @@ def set_grads(ours, theirs, grads, dtype):
 
 def assert_params_close(ours, theirs, dtype, where=""):
     for i, (p, tp) in enumerate(zip(ours, theirs)):
-        assert p.data.dtype == dtype, f"param {i} became {p.data.dtype}{where}"
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), **TOL[dtype], err_msg=f"param {i}{where}")
+        assert p.array.dtype == dtype, f"param {i} became {p.array.dtype}{where}"
+        np.testing.assert_allclose(p.array, tp.detach().numpy(), **TOL[dtype], err_msg=f"param {i}{where}")
 
 
 def assert_state_matches_torch(opt, topt, dtype):
@@ -90,17 +90,17 @@ def test_trajectory_matches_torch(name, dtype, data):
 
 def check_trajectory(name, dtype, problem, kwargs):
     ours, theirs, opt, topt = make_pair(name, problem, kwargs, dtype)
-    arrays = [p.data for p in ours]
+    arrays = [p.array for p in ours]
     for k, grads in enumerate(problem.grads):
         set_grads(ours, theirs, grads, dtype)
-        before = [None if p.grad is None else p.grad.data.copy() for p in ours]
+        before = [None if p.grad is None else p.grad.array.copy() for p in ours]
         opt.step()
         topt.step()
         assert_params_close(ours, theirs, dtype, where=f" after step {k + 1}")
         for p, g in zip(ours, before):         # the gradients are read, never written
             if g is not None:
-                np.testing.assert_array_equal(p.grad.data, g)
-    assert all(p.data is a for p, a in zip(ours, arrays)), "updates must be in place on p.data"
+                np.testing.assert_array_equal(p.grad.array, g)
+    assert all(p.array is a for p, a in zip(ours, arrays)), "updates must be in place on p.array"
     assert all(isinstance(key, tc.Tensor) for key in opt.state), "state is keyed by the parameters themselves"
     assert_state_matches_torch(opt, topt, dtype)
 
@@ -119,7 +119,7 @@ def test_large_and_non_contiguous_parameters_match_torch(name, layout):
     data = {"C": base[:, :300].copy(), "F": base.T, "strided": base[:, ::2], "mixed": base.T}[layout]
     assert data.shape == shape
     p = tc.Tensor(data, requires_grad=True)              # keeps the layout (no copy)
-    assert np.shares_memory(p.data, base) or layout == "C"
+    assert np.shares_memory(p.array, base) or layout == "C"
     tp = torch.tensor(np.ascontiguousarray(data), requires_grad=True)
     kwargs = {"SGD": dict(momentum=0.9, dampening=0.1, weight_decay=1e-3), "Adam": dict(amsgrad=True, weight_decay=0.1),
               "AdamW": {}, "Adamax": dict(weight_decay=0.01), "RMSprop": dict(momentum=0.5, centered=True)}[name]
@@ -131,9 +131,9 @@ def test_large_and_non_contiguous_parameters_match_torch(name, layout):
         p.grad, tp.grad = tc.Tensor(g), torch.tensor(np.ascontiguousarray(g))
         opt.step()
         topt.step()
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), **TOL[np.float32])
+        np.testing.assert_allclose(p.array, tp.detach().numpy(), **TOL[np.float32])
     if layout != "C":
-        assert np.shares_memory(p.data, base), "the parameter's own array is updated"
+        assert np.shares_memory(p.array, base), "the parameter's own array is updated"
     assert all(v.shape == shape for v in opt.state[p].values() if isinstance(v, np.ndarray))
 
 
@@ -177,7 +177,7 @@ def test_state_dict_round_trip_continues_the_same_trajectory(name, data):
         path = os.path.join(folder, "optim.npz")
         tc.save(sd, path)
         loaded = tc.load(path)
-    resumed = [tc.tensor(p.data.copy(), requires_grad=True) for p in ours]
+    resumed = [tc.tensor(p.array.copy(), requires_grad=True) for p in ours]
     groups, i = [], 0
     for g in problem.init:                      # same group sizes, deliberately different lr
         groups.append({"params": resumed[i:i + len(g)], "lr": 0.123})
@@ -193,7 +193,7 @@ def test_state_dict_round_trip_continues_the_same_trajectory(name, data):
         opt2.step()
         topt.step()
         for p, q in zip(ours, resumed):
-            np.testing.assert_array_equal(q.data, p.data)
+            np.testing.assert_array_equal(q.array, p.array)
         assert_params_close(resumed, theirs, dtype)
 
 
@@ -246,7 +246,7 @@ def test_float32_stays_float32_with_numpy_float64_hyper_parameters(name):
     for _ in range(3):
         p.grad = tc.tensor(np.linspace(1, -2, 6, dtype=np.float32))
         opt.step()
-    assert p.data.dtype == np.float32
+    assert p.array.dtype == np.float32
     assert all(v.dtype == np.float32 for v in opt.state[p].values() if isinstance(v, np.ndarray))
 
 
@@ -256,15 +256,15 @@ def test_zero_grad(set_to_none):
     q = tc.tensor(np.ones(4, np.float32), requires_grad=True)      # never gets a gradient
     opt = optim.SGD([p, q], lr=0.1)
     (p * p).sum().backward()
-    grad_array = p.grad.data
+    grad_array = p.grad.array
     assert np.any(grad_array != 0)
     opt.zero_grad(set_to_none=set_to_none)
     assert q.grad is None
     if set_to_none:
         assert p.grad is None
     else:
-        assert p.grad.data is grad_array and p.grad.dtype == np.float32
-        assert not np.any(p.grad.data) and not p.grad.requires_grad
+        assert p.grad.array is grad_array and p.grad.dtype == np.float32
+        assert not np.any(p.grad.array) and not p.grad.requires_grad
     opt.zero_grad()                                                # default: set_to_none=True
     assert p.grad is None
 
@@ -291,7 +291,7 @@ def test_step_with_closure_matches_torch():
             loss = opt.step(closure)
         tloss = topt.step(tclosure)
         assert math.isclose(loss.item(), tloss.item(), rel_tol=1e-5)
-        np.testing.assert_allclose(p.data, tp.detach().numpy(), rtol=1e-6)
+        np.testing.assert_allclose(p.array, tp.detach().numpy(), rtol=1e-6)
     assert opt.step() is None
 
 
@@ -385,5 +385,5 @@ def test_masked_zero_entries_stay_zero():
         for _ in range(3):
             p.grad = tc.tensor(g)
             opt.step()
-        assert p.data[0] == 0 and p.data[3] == 0, name
-        assert np.all(p.data[1:3] != w[1:3]), name
+        assert p.array[0] == 0 and p.array[3] == 0, name
+        assert np.all(p.array[1:3] != w[1:3]), name

@@ -39,7 +39,7 @@ def test_tensors_come_back_as_tensors(tmp_path):
     t = tc.randn(3, 2)
     tc.save({"t": t}, tmp_path / "t.npz")
     back = tc.load(tmp_path / "t.npz")["t"]
-    assert isinstance(back, tc.Tensor) and np.array_equal(back.data, t.data)
+    assert isinstance(back, tc.Tensor) and np.array_equal(back.array, t.array)
 
 
 def test_file_holds_no_pickle(tmp_path):

@@ -22,14 +22,14 @@ def _dtype_name(t):
 ], ids=repr)
 def test_tensor_infers_dtype_like_torch(data):
     assert str(tc.tensor(data).dtype) == _dtype_name(torch.tensor(data))
-    np.testing.assert_array_equal(tc.tensor(data).data, torch.tensor(data).numpy())
+    np.testing.assert_array_equal(tc.tensor(data).array, torch.tensor(data).numpy())
 
 
 def test_tensor_copies_its_data_and_from_numpy_shares():
     a = np.ones(3, np.float32)
     t, shared = tc.tensor(a), tc.from_numpy(a)
     a[0] = 5
-    assert t.data[0] == 1 and shared.data[0] == 5
+    assert t.array[0] == 1 and shared.array[0] == 5
 
 
 @given(shape=shapes(0, 3))
@@ -39,9 +39,9 @@ def test_shape_factories_match_torch(shape):
         assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == _dtype_name(theirs), name
         ours = getattr(tc, name)(shape, dtype=tc.float64)
         assert ours.shape == shape and ours.dtype == np.float64
-    np.testing.assert_array_equal(tc.zeros(*shape).data, 0)
-    np.testing.assert_array_equal(tc.ones(shape).data, 1)
-    sample = tc.rand(*shape).data
+    np.testing.assert_array_equal(tc.zeros(*shape).array, 0)
+    np.testing.assert_array_equal(tc.ones(shape).array, 1)
+    sample = tc.rand(*shape).array
     assert np.all((sample >= 0) & (sample < 1))
 
 
@@ -58,12 +58,12 @@ def test_shape_factories_match_torch(shape):
 def test_factories_and_casts_match_torch(call):
     ours, theirs = call(tc), call(torch)
     assert str(ours.dtype) == _dtype_name(theirs)
-    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-6)
+    np.testing.assert_allclose(ours.array, theirs.numpy(), rtol=1e-6)
 
 
 def test_randint_and_randperm():
     r = tc.randint(0, 5, (100,))
-    assert r.dtype == np.int64 and r.shape == (100,) and r.data.min() >= 0 and r.data.max() < 5
+    assert r.dtype == np.int64 and r.shape == (100,) and r.array.min() >= 0 and r.array.max() < 5
     assert sorted(tc.randperm(6).tolist()) == list(range(6))
     with pytest.raises(RuntimeError, match="integer"):
         tc.randint(0, 5, (3,), requires_grad=True)
@@ -108,7 +108,7 @@ def test_inplace_ops_refuse_leaves_that_require_grad():
         x.add_(1)
     with tc.no_grad():
         x.mul_(3).add_(1)
-    np.testing.assert_array_equal(x.data, [4, 4])
+    np.testing.assert_array_equal(x.array, [4, 4])
 
 
 @given(x=shapes(0, 3).flatmap(lambda s: arrays(s, -1e3, 1e3)) | shapes(0, 2).flatmap(arrays),
@@ -146,8 +146,8 @@ def test_repr_of_a_result_names_its_grad_fn():
 
 def test_manual_seed_reproduces_every_random_factory():
     def draw():
-        return [tc.randn(3).data, tc.rand(2, 2).data, tc.randint(0, 9, (4,)).data, tc.randperm(5).data,
-                tc.ones(3).uniform_(-1, 1).data, tc.zeros(2).normal_().data]
+        return [tc.randn(3).array, tc.rand(2, 2).array, tc.randint(0, 9, (4,)).array, tc.randperm(5).array,
+                tc.ones(3).uniform_(-1, 1).array, tc.zeros(2).normal_().array]
     tc.manual_seed(1234)
     first = draw()
     tc.manual_seed(1234)
@@ -159,9 +159,9 @@ def test_manual_seed_reproduces_every_random_factory():
     assert not np.array_equal(first[0], other[0])
     assert tc.initial_seed() == 4321
     state = tc.get_rng_state()
-    a = tc.randn(4).data
+    a = tc.randn(4).array
     tc.set_rng_state(state)
-    np.testing.assert_array_equal(tc.randn(4).data, a)
+    np.testing.assert_array_equal(tc.randn(4).array, a)
 
 
 def test_manual_seed_rejects_non_integers():
@@ -175,4 +175,4 @@ def test_comparison_operators_give_bool_tensors_like_torch(x):
     for op in (lambda t: t > 0, lambda t: t == 0.5, lambda t: (t < 1) & (t >= -1), lambda t: ~(t > 0)):
         o, t = op(ours), op(theirs)
         assert o.dtype == np.bool_ and o.grad_fn is None
-        np.testing.assert_array_equal(o.data, t.numpy())
+        np.testing.assert_array_equal(o.array, t.numpy())

@@ -106,14 +106,14 @@ def test_extra_loss_is_added_to_the_objective():
         model = tc.nn.Linear(5, 2)
         fit(model, tc.optim.SGD(model.parameters(), lr=0.01), train, epochs=2, callbacks=callbacks,
             progress=False, log=lambda m: None)
-        norms.append(float((model.weight.data ** 2).sum()))
+        norms.append(float((model.weight.array ** 2).sum()))
     assert norms[1] < 0.5 * norms[0]
 
 
 def test_evaluate_restores_training_mode_and_records_no_graph():
     train, test = _toy_loaders()
     model = tc.nn.Sequential(tc.nn.Linear(5, 4), tc.nn.BatchNorm1d(4), tc.nn.Linear(4, 2))
-    before = model[1].running_mean.data.copy()
+    before = model[1].running_mean.array.copy()
     result = evaluate(model, test)
     assert model.training and 0 <= result["acc"] <= 1
-    np.testing.assert_array_equal(model[1].running_mean.data, before)   # eval mode: stats untouched
+    np.testing.assert_array_equal(model[1].running_mean.array, before)   # eval mode: stats untouched

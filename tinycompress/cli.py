@@ -264,7 +264,7 @@ def cmd_eval(args) -> int:
         _, test_loader = mnist_loaders(recipe, root=args.data, test_batch_size=args.batch_size)
         correct = total = 0
         for x, y in test_loader:
-            correct += int((deployed(x.data).argmax(1) == y.data).sum())
+            correct += int((deployed(x.array).argmax(1) == y.array).sum())
             total += len(y)
         print(f"deployed model {args.packed}: {deployed.nbytes:,} bytes, test accuracy {correct / total:.4f}")
         return 0

@@ -111,7 +111,7 @@ def _train(method, loaders, epochs, sparsity, energy, max_steps, progress, log):
 def _deployed_accuracy(deployed, test_loader) -> float:
     correct = total = 0
     for x, y in test_loader:
-        correct += int((np.asarray(deployed(x.data)).argmax(1) == y.data).sum())
+        correct += int((np.asarray(deployed(x.array)).argmax(1) == y.array).sum())
         total += len(y)
     return correct / max(total, 1)
 

@@ -56,10 +56,10 @@ def _make(array, dtype, requires_grad):
 def tensor(data, dtype=None, requires_grad: type(True) = False) -> Tensor:
     """A new tensor from data: Python floats give float32, ints int64; an ndarray keeps its dtype."""
     if isinstance(data, Tensor):
-        data = data.data
+        data = data.array
     t = Tensor(np.array(data, copy=True) if isinstance(data, np.ndarray) else data, dtype=dtype)
-    if t.data.dtype.kind == "f" and dtype is None and not isinstance(data, (np.ndarray, np.generic)):
-        t.data = t.data.astype(_default_dtype, copy=False)
+    if t.array.dtype.kind == "f" and dtype is None and not isinstance(data, (np.ndarray, np.generic)):
+        t.array = t.array.astype(_default_dtype, copy=False)
     if requires_grad:
         t.requires_grad_(True)
     return t

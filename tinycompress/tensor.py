@@ -1,4 +1,4 @@
-"""``Tensor``: an ndarray (``.data``) with the autograd bookkeeping around it.
+"""``Tensor``: an ndarray (``.array``) with the autograd bookkeeping around it.
 
 A Tensor holds its array, its gradient (``.grad``, a Tensor or None), whether it requires
 one, and ``grad_fn``, the graph node of the Function that produced it (None for leaves).
@@ -31,15 +31,15 @@ def _default_dtype_for(data) -> np.dtype | None:
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_out_index", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_out_index", "__weakref__")
     __array_ufunc__ = None            # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
     __hash__ = object.__hash__        # == is elementwise, identity hashing keeps tensors usable as keys
 
     def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
         if isinstance(data, Tensor):
-            data = data.data
+            data = data.array
         dtype = np.dtype(dtype) if dtype is not None else _default_dtype_for(data)
-        self.data = np.asarray(data, dtype=dtype)
+        self.array = np.asarray(data, dtype=dtype)
         self.grad = None
         self.grad_fn = None
         self._out_index = 0
@@ -51,7 +51,7 @@ class Tensor:
     def _wrap(cls, array: np.ndarray, grad_fn=None, index: int = 0) -> "Tensor":
         """A Tensor around ``array`` with no copy and no checks (the engine's constructor)."""
         t = object.__new__(cls)
-        t.data = array
+        t.array = array
         t.grad = None
         t.grad_fn = grad_fn
         t._out_index = index
@@ -70,9 +70,9 @@ class Tensor:
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if not self.is_leaf and not requires_grad:
             raise RuntimeError("you can only change requires_grad flags of leaf tensors; use .detach()")
-        if requires_grad and self.data.dtype.type not in _FLOATING:
+        if requires_grad and self.array.dtype.type not in _FLOATING:
             raise RuntimeError(f"only tensors of floating point dtype can require gradients, this one is "
-                               f"{self.data.dtype}: convert it with .float() first")
+                               f"{self.array.dtype}: convert it with .float() first")
         self.requires_grad = bool(requires_grad)
         return self
 
@@ -86,74 +86,86 @@ class Tensor:
 
     def detach(self) -> "Tensor":
         """The same array, cut from the graph (shares memory, as torch's does)."""
-        return Tensor._wrap(self.data)
+        return Tensor._wrap(self.array)
 
     def detach_(self) -> "Tensor":
         self.grad_fn = None
         self.requires_grad = False
         return self
 
+    @property
+    def data(self) -> "Tensor":
+        """torch's ``.data``: a Tensor sharing this one's memory, outside the graph."""
+        return Tensor._wrap(self.array)
+
+    @data.setter
+    def data(self, value: "Tensor") -> None:
+        if not isinstance(value, Tensor):
+            raise TypeError(f"Tensor.data must be set to a Tensor, got {type(value).__name__}; "
+                            "to swap the NumPy array itself, assign tensor.array")
+        self.array = value.array
+
     # ----------------------------------------------------------------- array facts
     @property
     def shape(self) -> tuple:
-        return self.data.shape
+        return self.array.shape
 
     @property
     def dtype(self) -> np.dtype:
-        return self.data.dtype
+        return self.array.dtype
 
     @property
     def ndim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     @property
     def device(self) -> str:
         return "cpu"
 
     def size(self, dim: int | None = None):
-        return self.data.shape if dim is None else self.data.shape[dim]
+        return self.array.shape if dim is None else self.array.shape[dim]
 
     def dim(self) -> int:
-        return self.data.ndim
+        return self.array.ndim
 
     def numel(self) -> int:
-        return self.data.size
+        return self.array.size
 
     def element_size(self) -> int:
-        return self.data.itemsize
+        return self.array.itemsize
 
     def is_floating_point(self) -> bool:
-        return self.data.dtype.kind == "f"
+        return self.array.dtype.kind == "f"
 
     def __len__(self) -> int:
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("len() of a 0-d tensor")
-        return self.data.shape[0]
+        return self.array.shape[0]
 
     def __iter__(self):
-        if self.data.ndim == 0:
+        if self.array.ndim == 0:
             raise TypeError("iteration over a 0-d tensor")
-        return (self[i] for i in range(self.data.shape[0]))
+        return (self[i] for i in range(self.array.shape[0]))
 
     # ----------------------------------------------------------------- conversion
     def item(self):
-        if self.data.size != 1:
-            raise RuntimeError(f"a Tensor with {self.data.size} elements cannot be converted to a Python "
+        if self.array.size != 1:
+            raise RuntimeError(f"a Tensor with {self.array.size} elements cannot be converted to a Python "
                                "scalar: index it first or use .tolist()")
-        return self.data.item()
+        return self.array.item()
 
     def numpy(self) -> np.ndarray:
         if self.requires_grad:
             raise RuntimeError("Can't call numpy() on a Tensor that requires grad. Use tensor.detach().numpy()")
-        return self.data
+        return self.array
 
     def tolist(self):
-        return self.data.tolist()
+        return self.array.tolist()
 
     def __bool__(self) -> bool:
-        if self.data.size != 1:
-            raise RuntimeError(f"Boolean value of a Tensor with {self.data.size} values is ambiguous")
-        return bool(self.data)
+        if self.array.size != 1:
+            raise RuntimeError(f"Boolean value of a Tensor with {self.array.size} values is ambiguous")
+        return bool(self.array)
 
     def __float__(self) -> float:
         return float(self.item())
@@ -162,12 +174,12 @@ class Tensor:
         return int(self.item())
 
     def __index__(self) -> int:
-        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+        if self.array.dtype.kind not in "iub" or self.array.size != 1:
             raise TypeError("only integer tensors of a single element can be converted to an index")
-        return int(self.data)
+        return int(self.array)
 
     def __array__(self, dtype=None, copy=None):
-        return self.data if dtype is None else self.data.astype(dtype)
+        return self.array if dtype is None else self.array.astype(dtype)
 
     def to(self, dtype=None, *args, **kwargs) -> "Tensor":
         """``.to(dtype)``; devices other than 'cpu' are rejected."""
@@ -180,7 +192,7 @@ class Tensor:
         return self if dtype is None else _ops.cast(self, dtype)
 
     def type(self, dtype=None):
-        return str(self.data.dtype) if dtype is None else self.to(dtype)
+        return str(self.array.dtype) if dtype is None else self.to(dtype)
 
     def float(self) -> "Tensor":
         return self.to(np.float32)
@@ -211,8 +223,8 @@ class Tensor:
 
     def _set(self, value, what: str) -> "Tensor":
         self._inplace_allowed(what)
-        value = value.data if isinstance(value, Tensor) else value
-        self.data[...] = value
+        value = value.array if isinstance(value, Tensor) else value
+        self.array[...] = value
         return self
 
     def zero_(self):
@@ -222,25 +234,25 @@ class Tensor:
         return self._set(value, "fill_")
 
     def copy_(self, src):
-        src = src.data if isinstance(src, Tensor) else np.asarray(src)
+        src = src.array if isinstance(src, Tensor) else np.asarray(src)
         if np.broadcast_shapes(src.shape, self.shape) != self.shape:
             raise RuntimeError(f"copy_: source of shape {src.shape} cannot be broadcast to {self.shape}")
         return self._set(src, "copy_")
 
     def add_(self, other, alpha=1):
-        return self._set(self.data + alpha * np.asarray(getattr(other, "data", other)), "add_")
+        return self._set(self.array + alpha * np.asarray(getattr(other, "array", other)), "add_")
 
     def sub_(self, other, alpha=1):
-        return self._set(self.data - alpha * np.asarray(getattr(other, "data", other)), "sub_")
+        return self._set(self.array - alpha * np.asarray(getattr(other, "array", other)), "sub_")
 
     def mul_(self, other):
-        return self._set(self.data * np.asarray(getattr(other, "data", other)), "mul_")
+        return self._set(self.array * np.asarray(getattr(other, "array", other)), "mul_")
 
     def div_(self, other):
-        return self._set(self.data / np.asarray(getattr(other, "data", other)), "div_")
+        return self._set(self.array / np.asarray(getattr(other, "array", other)), "div_")
 
     def clamp_(self, min=None, max=None):
-        return self._set(np.clip(self.data, min, max), "clamp_")
+        return self._set(np.clip(self.array, min, max), "clamp_")
 
     def uniform_(self, a=0.0, b=1.0):
         return self._set(_random.default_generator().uniform(a, b, self.shape), "uniform_")
@@ -251,23 +263,23 @@ class Tensor:
     def __setitem__(self, index, value) -> None:
         self._inplace_allowed("index assignment")
         index = _ops.unwrap_index(index)
-        self.data[index] = value.data if isinstance(value, Tensor) else value
+        self.array[index] = value.array if isinstance(value, Tensor) else value
 
     # ----------------------------------------------------------------- printing
     def __repr__(self) -> str:
         """torch's repr (``torch/_tensor_str.py``): same value formatting, wrapping and suffixes."""
         prefix = "tensor("
         suffixes = []
-        if self.data.size == 0:
+        if self.array.size == 0:
             body = "[]"
-            if self.data.ndim != 1:
+            if self.array.ndim != 1:
                 suffixes.append(f"size={self.shape}")
         else:
-            summarize = self.data.size > _PRINT_THRESHOLD
-            shown = _summarized(self.data) if summarize else self.data
-            body = _tensor_str(self.data, len(prefix), summarize, _Formatter(shown))
-        if self.data.dtype not in (np.float32, np.int64, np.bool_):
-            suffixes.append(f"dtype=tinycompress.{self.data.dtype}")
+            summarize = self.array.size > _PRINT_THRESHOLD
+            shown = _summarized(self.array) if summarize else self.array
+            body = _tensor_str(self.array, len(prefix), summarize, _Formatter(shown))
+        if self.array.dtype not in (np.float32, np.int64, np.bool_):
+            suffixes.append(f"dtype=tinycompress.{self.array.dtype}")
         if self.grad_fn is not None:
             suffixes.append(f"grad_fn={self.grad_fn!r}")
         elif self.requires_grad:

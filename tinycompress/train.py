@@ -50,7 +50,7 @@ def evaluate(model, loader, loss_fn=None) -> dict:
         n = len(y)
         loss_sum += float(loss_fn(out, y).item()) * n
         if out.ndim == 2 and y.ndim == 1:
-            correct += int((out.data.argmax(1) == y.data).sum())
+            correct += int((out.array.argmax(1) == y.array).sum())
         total += n
     model.train(was_training)
     return {"loss": loss_sum / max(total, 1), "acc": correct / max(total, 1)}
@@ -113,9 +113,9 @@ class Trainer:
             self._call("on_step_end")
             n = len(y)
             seen += n
-            loss_sum += float(task_loss.data) * n
+            loss_sum += float(task_loss.array) * n
             if out.ndim == 2 and y.ndim == 1:
-                correct += int((out.data.argmax(1) == y.data).sum())
+                correct += int((out.array.argmax(1) == y.array).sum())
             if bar is not None and step % 20 == 0:
                 bar.set_postfix(loss=f"{loss_sum / seen:.4f}", acc=f"{correct / seen:.4f}", refresh=False)
         if bar is not None:

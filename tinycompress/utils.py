@@ -22,6 +22,6 @@ def to_torch_state_dict(sd) -> "OrderedDict":
 
     out = OrderedDict()
     for key, value in sd.items():
-        value = getattr(value, "data", value) if not isinstance(value, np.ndarray) else value
+        value = getattr(value, "array", value) if not isinstance(value, np.ndarray) else value
         out[key] = torch.from_numpy(np.array(value, copy=True))
     return out

@@ -60,7 +60,7 @@ def run_tc(fn, x, g):
     t = tc.tensor(x, requires_grad=True)
     y = fn(t)
     y.backward(tc.tensor(g))
-    return y.data, t.grad.data
+    return y.array, t.grad.array
 
 
 def run_torch(fn, x, g):
@@ -108,7 +108,7 @@ def test_sign_ste_vs_definition_and_torch(ste, dtype, data):
 
 
 def test_sign_of_zero_is_plus_one_and_bad_ste():
-    assert B.SignSTE.apply(tc.tensor([0.0, -0.0])).data.tolist() == [1.0, 1.0]
+    assert B.SignSTE.apply(tc.tensor([0.0, -0.0])).array.tolist() == [1.0, 1.0]
     with pytest.raises(ValueError, match="ste"):
         B.SignSTE.apply(tc.tensor([1.0]), ste="bogus")
 
@@ -127,13 +127,13 @@ def test_stochastic_binarize_vs_definition(ste, data):
 def test_stochastic_binarize_uses_library_generator_and_probability():
     x = np.linspace(-1.5, 1.5, 13, dtype=np.float32)
     tc.manual_seed(3)
-    a = B.binarize(tc.tensor(np.tile(x, (4000, 1))), stochastic=True).data
+    a = B.binarize(tc.tensor(np.tile(x, (4000, 1))), stochastic=True).array
     tc.manual_seed(3)
-    b = B.binarize(tc.tensor(np.tile(x, (4000, 1))), stochastic=True).data
+    b = B.binarize(tc.tensor(np.tile(x, (4000, 1))), stochastic=True).array
     np.testing.assert_array_equal(a, b)
     p = np.clip((x + 1) / 2, 0, 1)
     np.testing.assert_allclose(a.mean(0), 2 * p - 1, atol=0.05)   # E[x_b] = 2σ(x) - 1
-    ev = B.binarize(tc.tensor(x), stochastic=True, training=False).data   # eval: deterministic
+    ev = B.binarize(tc.tensor(x), stochastic=True, training=False).array   # eval: deterministic
     np.testing.assert_array_equal(ev, np.where(x >= 0, 1, -1))
 
 
@@ -202,7 +202,7 @@ def test_binarized_linear_vs_torch_twin(n, fin, fout, binarize_input, bias, seed
     rng = np.random.default_rng(seed)
     layer = B.BinarizedLinear(fin, fout, binarize_input=binarize_input, bias=bias)
     assert layer.weight.shape == (fout, fin) and (layer.bias is None) == (not bias)
-    w = layer.weight.data.copy()
+    w = layer.weight.array.copy()
     x = rng.uniform(-2, 2, (n, fin)).astype(np.float32)
     g = rng.standard_normal((n, fout)).astype(np.float32)
     xt = tc.tensor(x, requires_grad=True)
@@ -210,16 +210,16 @@ def test_binarized_linear_vs_torch_twin(n, fin, fout, binarize_input, bias, seed
     out.backward(tc.tensor(g))
 
     tw = torch.tensor(w, requires_grad=True)
-    tb = torch.tensor(layer.bias.data.copy(), requires_grad=True) if bias else None
+    tb = torch.tensor(layer.bias.array.copy(), requires_grad=True) if bias else None
     tx = torch.tensor(x, requires_grad=True)
     txb = TorchBinarize.apply(tx) if binarize_input else tx
     tout = torch.nn.functional.linear(txb, TorchBinarize.apply(tw), tb)
     tout.backward(torch.tensor(g))
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(layer.weight.grad.data, tw.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(out.array, tout.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(xt.grad.array, tx.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.weight.grad.array, tw.grad.numpy(), rtol=1e-5, atol=1e-5)
     if bias:
-        np.testing.assert_allclose(layer.bias.grad.data, tb.grad.numpy(), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(layer.bias.grad.array, tb.grad.numpy(), rtol=1e-5, atol=1e-5)
 
 
 def torch_conv_q_weight(w, weight_quant, scale):
@@ -249,7 +249,7 @@ def test_binarized_conv2d_vs_torch_twin(cfg, weight_quant, scale, binarize_input
                               padding=cfg["padding"], dilation=cfg["dilation"], bias=bias,
                               binarize_input=binarize_input, weight_quant=weight_quant, scale=scale)
     assert isinstance(layer, tc.nn.Conv2d)
-    w = layer.weight.data.copy()
+    w = layer.weight.array.copy()
     x = rng.uniform(-2, 2, (cfg["n"], cfg["c_in"], cfg["h"], cfg["w"])).astype(np.float32)
     xt = tc.tensor(x, requires_grad=True)
     out = layer(xt)
@@ -257,16 +257,16 @@ def test_binarized_conv2d_vs_torch_twin(cfg, weight_quant, scale, binarize_input
     out.backward(tc.tensor(g))
 
     tw = torch.tensor(w, requires_grad=True)
-    tb = torch.tensor(layer.bias.data.copy(), requires_grad=True) if bias else None
+    tb = torch.tensor(layer.bias.array.copy(), requires_grad=True) if bias else None
     tx = torch.tensor(x, requires_grad=True)
     txb = TorchSTE.apply(tx, "saturate") if binarize_input else tx
     tout = torch.nn.functional.conv2d(txb, torch_conv_q_weight(tw, weight_quant, scale), tb,
                                       cfg["stride"], cfg["padding"], cfg["dilation"])
     tout.backward(torch.tensor(g))
-    np.testing.assert_allclose(out.data, tout.detach().numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(xt.grad.data, tx.grad.numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_allclose(layer.weight.grad.data, tw.grad.numpy(), rtol=1e-4, atol=1e-5)
-    np.testing.assert_array_equal(layer.weight.data, w)               # latent weights untouched
+    np.testing.assert_allclose(out.array, tout.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xt.grad.array, tx.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(layer.weight.grad.array, tw.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(layer.weight.array, w)               # latent weights untouched
 
 
 def test_binarized_conv2d_bad_options():
@@ -278,19 +278,19 @@ def test_binarized_conv2d_bad_options():
 
 def test_clip_weights_callback_and_function():
     model = tc.nn.Sequential(B.BinarizedLinear(3, 4), tc.nn.Linear(4, 2))
-    model[0].weight.data[...] = np.array([[-3, 0.5, 2]] * 4, dtype=np.float32)
-    model[1].weight.data[...] = 5.0
+    model[0].weight.array[...] = np.array([[-3, 0.5, 2]] * 4, dtype=np.float32)
+    model[1].weight.array[...] = 5.0
     assert B.ClipWeights()(model) == 1
-    np.testing.assert_array_equal(model[0].weight.data, [[-1, 0.5, 1]] * 4)
-    np.testing.assert_array_equal(model[1].weight.data, 5.0)          # float layers are left alone
+    np.testing.assert_array_equal(model[0].weight.array, [[-1, 0.5, 1]] * 4)
+    np.testing.assert_array_equal(model[1].weight.array, 5.0)          # float layers are left alone
 
     class FakeTrainer:
         pass
     trainer = FakeTrainer()
     trainer.model = model
-    model[0].weight.data[0, 0] = 7
+    model[0].weight.array[0, 0] = 7
     B.ClipWeights(-0.5, 0.5).on_step_end(trainer)
-    assert model[0].weight.data.max() == 0.5 and model[0].weight.data.min() == -0.5
+    assert model[0].weight.array.max() == 0.5 and model[0].weight.array.min() == -0.5
 
 
 # ---------------------------------------------------------------- the paper's algorithms
@@ -314,18 +314,18 @@ def test_shift_batchnorm_vs_algorithm_2(n, c, seed):
     rng = np.random.default_rng(seed)
     x = rng.normal(1, 2, (n, c)).astype(np.float64)
     bn = B.ShiftBatchNorm(c, momentum=0.1).double()
-    bn.weight.data[...] = rng.uniform(-2, 2, c)
-    bn.bias.data[...] = rng.uniform(-1, 1, c)
+    bn.weight.array[...] = rng.uniform(-2, 2, c)
+    bn.bias.array[...] = rng.uniform(-1, 1, c)
     y = bn(tc.tensor(x))
-    expected, mu, var = paper_sbn(x, bn.weight.data, bn.bias.data, bn.eps)
-    np.testing.assert_allclose(y.data, expected, rtol=1e-12, atol=1e-12)
-    np.testing.assert_allclose(bn.running_mean.data, 0.1 * mu, rtol=1e-12)
-    np.testing.assert_allclose(bn.running_var.data, 0.9 + 0.1 * var, rtol=1e-12)
+    expected, mu, var = paper_sbn(x, bn.weight.array, bn.bias.array, bn.eps)
+    np.testing.assert_allclose(y.array, expected, rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(bn.running_mean.array, 0.1 * mu, rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.array, 0.9 + 0.1 * var, rtol=1e-12)
     bn.eval()
     x2 = rng.normal(0, 1, (n, c))
-    expected_eval = (paper_ap2(bn.weight.data) * (x2 - bn.running_mean.data)
-                     * paper_ap2(1 / np.sqrt(bn.running_var.data + bn.eps)) + bn.bias.data)
-    np.testing.assert_allclose(bn(tc.tensor(x2)).data, expected_eval, rtol=1e-12, atol=1e-12)
+    expected_eval = (paper_ap2(bn.weight.array) * (x2 - bn.running_mean.array)
+                     * paper_ap2(1 / np.sqrt(bn.running_var.array + bn.eps)) + bn.bias.array)
+    np.testing.assert_allclose(bn(tc.tensor(x2)).array, expected_eval, rtol=1e-12, atol=1e-12)
 
 
 def test_shift_batchnorm_4d_and_backward():
@@ -336,7 +336,7 @@ def test_shift_batchnorm_4d_and_backward():
     y = bn(xt)
     flat = x.transpose(0, 2, 3, 1).reshape(-1, 2)
     expected, _, _ = paper_sbn(flat.astype(np.float64), np.ones(2), np.zeros(2), bn.eps)
-    np.testing.assert_allclose(y.data.transpose(0, 2, 3, 1).reshape(-1, 2), expected, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y.array.transpose(0, 2, 3, 1).reshape(-1, 2), expected, rtol=1e-5, atol=1e-5)
     y.backward(tc.tensor(rng.standard_normal(y.shape).astype(np.float32)))
     assert xt.grad.shape == x.shape and bn.weight.grad.shape == (2,) and xt.grad.dtype == np.float32
     with pytest.raises(ValueError, match="ShiftBatchNorm"):
@@ -374,7 +374,7 @@ def test_shift_adamax_vs_algorithm_4(shape, steps, seed, lr):
     for g in grads:
         p.grad = tc.tensor(g)
         opt.step()
-    np.testing.assert_allclose(p.data, paper_shift_adamax(theta0, grads, lr, 0.9, 0.999, 1e-8),
+    np.testing.assert_allclose(p.array, paper_shift_adamax(theta0, grads, lr, 0.9, 0.999, 1e-8),
                                rtol=1e-12, atol=1e-14)
 
 

@@ -20,7 +20,7 @@ def _t(a, grad=True):
 
 def _close(actual, expected, rtol=2e-4, atol=2e-5, what=""):
     expected = expected.detach().numpy() if isinstance(expected, torch.Tensor) else expected
-    actual = actual.data if isinstance(actual, tc.Tensor) else actual
+    actual = actual.array if isinstance(actual, tc.Tensor) else actual
     scale = max(1.0, float(np.abs(expected).max())) if np.size(expected) else 1.0
     np.testing.assert_allclose(actual, expected, rtol=rtol, atol=atol * scale, err_msg=what)
 
@@ -60,8 +60,8 @@ def test_linear_svd_forward_backward_vs_torch(n_in, n_out, batch, bias, rank_fra
     y.backward(tc.tensor(g))
     assert y.dtype == np.float32 and layer.U.grad.dtype == np.float32
 
-    X, U, s, V = _t(x), _t(layer.U.data), _t(layer.s.data), _t(layer.V.data)
-    Y = TF.linear(X, _torch_kernel(layer, U, s, V), _t(layer.bias.data) if bias else None)
+    X, U, s, V = _t(x), _t(layer.U.array), _t(layer.s.array), _t(layer.V.array)
+    Y = TF.linear(X, _torch_kernel(layer, U, s, V), _t(layer.bias.array) if bias else None)
     Y.backward(torch.tensor(g))
     _close(y, Y, what="output")
     for mine, theirs, name in [(xt, X, "x"), (layer.U, U, "U"), (layer.s, s, "s"), (layer.V, V, "V")]:
@@ -72,7 +72,7 @@ def test_linear_svd_batched_leading_dims_and_bad_input():
     layer = LinearSVD(6, 4, rank=3)
     x = tc.randn(2, 3, 6)
     with tc.no_grad():
-        ref = x.data @ layer.weight.data.T + layer.bias.data
+        ref = x.array @ layer.weight.array.T + layer.bias.array
         for path in ("factors", "dense"):
             layer.forward_path = path
             _close(layer(x), ref)
@@ -99,9 +99,9 @@ def test_fresh_full_rank_linear_svd_is_the_fresh_linear():
     tc.manual_seed(7)
     layer = LinearSVD(9, 5)
     assert layer.rank == 5 and {n for n, _ in layer.named_parameters()} == {"U", "s", "V", "bias"}
-    _close(layer.weight, dense.weight.data, atol=1e-6)
-    _close(layer.bias, dense.bias.data, atol=0)
-    assert np.all(np.isfinite(layer.s.data)) and np.all(np.diff(layer.s.data) <= 0)
+    _close(layer.weight, dense.weight.array, atol=1e-6)
+    _close(layer.bias, dense.bias.array, atol=0)
+    assert np.all(np.isfinite(layer.s.array)) and np.all(np.diff(layer.s.array) <= 0)
 
 
 @given(n_in=st.integers(1, 10), n_out=st.integers(1, 10), bias=st.booleans(), seed=seeds())
@@ -109,7 +109,7 @@ def test_linear_from_dense_then_forward_equals_dense(n_in, n_out, bias, seed):
     rng = np.random.default_rng(seed)
     dense = nn.Linear(n_in, n_out, bias=bias)
     x = rng.standard_normal((4, n_in)).astype(np.float32)
-    expected = TF.linear(_t(x, False), _t(dense.weight.data, False), _t(dense.bias.data, False) if bias else None)
+    expected = TF.linear(_t(x, False), _t(dense.weight.array, False), _t(dense.bias.array, False) if bias else None)
     state = tc.random.get_rng_state()
     layer = LinearSVD.from_dense(dense)
     assert tc.random.get_rng_state() == state        # building it does not shift the random stream
@@ -118,14 +118,14 @@ def test_linear_from_dense_then_forward_equals_dense(n_in, n_out, bias, seed):
         _close(layer(tc.tensor(x)), expected, what=path)
     back = layer.to_dense()
     assert type(back) is nn.Linear
-    _close(back.weight, dense.weight.data, atol=1e-5)
+    _close(back.weight, dense.weight.array, atol=1e-5)
     _close(back(tc.tensor(x)), expected)
 
 
 def test_linear_from_dense_low_rank_is_the_best_approximation():
     dense = nn.Linear(8, 6)
     layer = LinearSVD.from_dense(dense, rank=2)
-    U, S, Vh = torch.linalg.svd(torch.tensor(dense.weight.data, dtype=torch.float64))
+    U, S, Vh = torch.linalg.svd(torch.tensor(dense.weight.array, dtype=torch.float64))
     _close(layer.weight, (U[:, :2] * S[:2]) @ Vh[:2], atol=1e-5)
 
 
@@ -153,8 +153,8 @@ def test_conv2d_svd_forward_backward_vs_torch(c, n, kh, kw, stride, padding, dil
     g = rng.standard_normal(y.shape).astype(np.float32)
     y.backward(tc.tensor(g))
 
-    X, U, s, V = _t(x), _t(layer.U.data), _t(layer.s.data), _t(layer.V.data)
-    B = _t(layer.bias.data) if bias else None
+    X, U, s, V = _t(x), _t(layer.U.array), _t(layer.s.array), _t(layer.V.array)
+    B = _t(layer.bias.array) if bias else None
     Y = TF.conv2d(X, _torch_kernel(layer, U, s, V), B, stride, padding, dilation)
     Y.backward(torch.tensor(g))
     assert y.shape == tuple(Y.shape)
@@ -174,13 +174,13 @@ def test_conv_from_dense_then_forward_equals_dense(c, n, k, stride, padding, dil
     rng = np.random.default_rng(seed)
     dense = nn.Conv2d(c, n, k, stride=stride, padding=padding, dilation=dilation, bias=bias)
     x = rng.standard_normal((2, c, 7, 6)).astype(np.float32)
-    expected = TF.conv2d(_t(x, False), _t(dense.weight.data, False), _t(dense.bias.data, False) if bias else None,
+    expected = TF.conv2d(_t(x, False), _t(dense.weight.array, False), _t(dense.bias.array, False) if bias else None,
                          stride, padding, dilation)
     layer = Conv2dSVD.from_dense(dense, decomposition)
     for path in ("factors", "dense"):
         layer.forward_path = path
         _close(layer(tc.tensor(x)), expected, what=path)
-    _close(layer.weight, dense.weight.data, atol=1e-5)
+    _close(layer.weight, dense.weight.array, atol=1e-5)
     back = layer.to_dense()
     assert type(back) is nn.Conv2d and back.stride == dense.stride and back.dilation == dense.dilation
     _close(back(tc.tensor(x)), expected)
@@ -221,10 +221,10 @@ def test_regulariser_value_and_gradients_vs_torch(lambda_o, lambda_s, sparsity, 
     for layer in layers:
         _randomise(layer, rng)
         with tc.no_grad():                                    # keep s away from 0, where |s| has a kink
-            layer.s.copy_(np.where(np.abs(layer.s.data) < 0.05, 0.1, layer.s.data))
+            layer.s.copy_(np.where(np.abs(layer.s.array) < 0.05, 0.1, layer.s.array))
     loss = svd_regularizer(model, lambda_o, lambda_s, sparsity)
     loss.backward()
-    factors = [(_t(m.U.data), _t(m.s.data), _t(m.V.data)) for m in layers]
+    factors = [(_t(m.U.array), _t(m.s.array), _t(m.V.array)) for m in layers]
     expected = _torch_regulariser(factors, lambda_o, lambda_s, sparsity)
     assert loss.shape == () and loss.dtype == np.float32
     _close(loss, expected, what="value")
@@ -249,7 +249,7 @@ def test_regulariser_edge_cases_and_callback():
         model = nn.Sequential(LinearSVD(6, 4))
     cb = SVDRegularizer(0.5, 0.01, "l1")
     cb.on_train_begin(_Trainer)
-    _close(cb.extra_loss(_Trainer), svd_regularizer(_Trainer.model, 0.5, 0.01, "l1").data, atol=0)
+    _close(cb.extra_loss(_Trainer), svd_regularizer(_Trainer.model, 0.5, 0.01, "l1").array, atol=0)
     assert SVDRegularizer(0.0, 0.0).extra_loss(_Trainer) is None
     _Trainer.model = dense
     with pytest.raises(ValueError, match="LinearSVD"):
@@ -268,7 +268,7 @@ def test_truncate_keeps_the_smallest_rank_holding_the_energy(n_in, n_out, seed, 
     rng = np.random.default_rng(seed)
     layer = LinearSVD(n_in, n_out)
     _randomise(layer, rng)                                    # U, V far from orthonormal
-    w = torch.tensor(layer.weight.data, dtype=torch.float64)
+    w = torch.tensor(layer.weight.array, dtype=torch.float64)
     Uw, S, Vh = torch.linalg.svd(w, full_matrices=False)
     fraction = (torch.cumsum(S**2, 0) / (S**2).sum()).numpy()
     k = data.draw(st.integers(1, len(S)), label="k")
@@ -281,8 +281,8 @@ def test_truncate_keeps_the_smallest_rank_holding_the_energy(n_in, n_out, seed, 
     assert row["energy"] >= energy and abs(row["energy"] - fraction[k - 1]) < 1e-6
     assert row["params_after"] == k * (n_in + n_out + 1) + n_out
     eye = np.eye(k)
-    _close(layer.U.data.T @ layer.U.data, eye, atol=1e-5)
-    _close(layer.V.data.T @ layer.V.data, eye, atol=1e-5)
+    _close(layer.U.array.T @ layer.U.array, eye, atol=1e-5)
+    _close(layer.V.array.T @ layer.V.array, eye, atol=1e-5)
     _close(layer.s, S[:k], atol=1e-5)
     _close(layer.weight, (Uw[:, :k] * S[:k]) @ Vh[:k], atol=1e-5)   # the best rank-k approximation
 
@@ -302,7 +302,7 @@ def test_truncate_without_orthonormalising_sorts_by_magnitude():
     layer = LinearSVD(5, 4)
     with tc.no_grad():
         layer.s.copy_(np.array([0.1, -3.0, 0.2, 2.0], np.float32))
-    U, V = layer.U.data.copy(), layer.V.data.copy()
+    U, V = layer.U.array.copy(), layer.V.array.copy()
     (row,) = truncate(layer, 0.9, orthonormalize=False)       # 9 + 4 = 13 of 13.05
     assert row["rank_after"] == 2
     _close(layer.s, np.array([-3.0, 2.0]), atol=0)
@@ -333,7 +333,7 @@ def test_truncated_checkpoint_loads_into_a_fresh_model_and_pipeline_runs():
     match_ranks(fresh, state)
     fresh.load_state_dict(state)
     with tc.no_grad():
-        _close(fresh(x), model(x).data, atol=0)
+        _close(fresh(x), model(x).array, atol=0)
 
 
 # ----------------------------------------------------------------------------- models
@@ -360,4 +360,4 @@ def test_resnet18_svd_forward_backward_small_batch():
     loss = tc.nn.functional.cross_entropy(out, tc.tensor([1, 7])) + svd_regularizer(model, 0.1, 1e-3)
     loss.backward()
     for name, p in model.named_parameters():
-        assert p.grad is not None and p.grad.shape == p.shape and np.all(np.isfinite(p.grad.data)), name
+        assert p.grad is not None and p.grad.shape == p.shape and np.all(np.isfinite(p.grad.array)), name

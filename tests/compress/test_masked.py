@@ -42,11 +42,11 @@ def test_linear_function_vs_torch(dtype, case):
     assert y.dtype == dtype
     y.backward(tc.tensor(g))
     tol = dict(rtol=1e-5, atol=1e-5) if dtype == np.float32 else dict(rtol=1e-10, atol=1e-12)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), **tol)
-    np.testing.assert_allclose(cx.grad.data, tx.grad.numpy(), **tol)
-    np.testing.assert_allclose(cw.grad.data, tw.grad.numpy(), **tol)   # torch's grad is masked by the product
-    np.testing.assert_allclose(cb.grad.data, tb.grad.numpy(), **tol)
-    assert np.all(cw.grad.data[m == 0] == 0)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), **tol)
+    np.testing.assert_allclose(cx.grad.array, tx.grad.numpy(), **tol)
+    np.testing.assert_allclose(cw.grad.array, tw.grad.numpy(), **tol)   # torch's grad is masked by the product
+    np.testing.assert_allclose(cb.grad.array, tb.grad.numpy(), **tol)
+    assert np.all(cw.grad.array[m == 0] == 0)
 
 
 def test_linear_function_gradcheck():
@@ -61,10 +61,10 @@ def test_linear_function_gradcheck():
 def test_masked_linear_vs_torch_twin(case, layout):
     n, i, o, x, w, b, m, seed = case
     layer = MaskedLinear(i, o, mask=m if layout == "out_in" else m.T, mask_layout=layout)
-    np.testing.assert_array_equal(layer.mask.data, m)
-    assert np.all(layer.weight.data[m == 0] == 0)          # the seed zeroes masked weights at init
-    layer.weight.data[...] = w.astype(np.float32)
-    layer.bias.data[...] = b.astype(np.float32)
+    np.testing.assert_array_equal(layer.mask.array, m)
+    assert np.all(layer.weight.array[m == 0] == 0)          # the seed zeroes masked weights at init
+    layer.weight.array[...] = w.astype(np.float32)
+    layer.bias.array[...] = b.astype(np.float32)
     twin = torch.nn.Linear(i, o)
     with torch.no_grad():
         twin.weight.copy_(torch.tensor(w * m, dtype=torch.float32)); twin.bias.copy_(torch.tensor(b, dtype=torch.float32))
@@ -73,10 +73,10 @@ def test_masked_linear_vs_torch_twin(case, layout):
     twin(xt).backward(torch.tensor(g))
     xc = tc.tensor(x.astype(np.float32), requires_grad=True)
     layer(xc).backward(tc.tensor(g))
-    np.testing.assert_allclose(layer(xc).data, twin(xt).detach().numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(xc.grad.data, xt.grad.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(layer.weight.grad.data, twin.weight.grad.numpy() * m, rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(layer.bias.grad.data, twin.bias.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer(xc).array, twin(xt).detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(xc.grad.array, xt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.weight.grad.array, twin.weight.grad.numpy() * m, rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.bias.grad.array, twin.bias.grad.numpy(), rtol=1e-5, atol=1e-5)
     assert layer.mask.grad is None and not layer.mask.requires_grad
 
 
@@ -87,8 +87,8 @@ def test_mask_in_state_dict_round_trip(tmp_path):
     tc.save(a.state_dict(), tmp_path / "m.npz")
     b = MaskedLinear(6, 5)
     b.load_state_dict(tc.load(tmp_path / "m.npz"))
-    np.testing.assert_array_equal(b.mask.data, a.mask.data)
-    assert np.all(b.weight.data[b.mask.data == 0] == 0)
+    np.testing.assert_array_equal(b.mask.array, a.mask.array)
+    assert np.all(b.weight.array[b.mask.array == 0] == 0)
     assert "mask" not in dict(b.named_parameters())
 
 
@@ -127,7 +127,7 @@ def test_zeros_stay_zero_through_optimizers(opt, lr, wd, momentum, steps, seed, 
     rng = np.random.default_rng(seed)
     for step in range(steps):
         if step == remask_at:
-            layer.set_mask(gen_mask(4, 6, 0.7) * layer.mask.data)
+            layer.set_mask(gen_mask(4, 6, 0.7) * layer.mask.array)
         x = tc.tensor(rng.standard_normal((3, 6)).astype(np.float32))
         loss = (layer(x) ** 2).sum()
         optimizer.zero_grad()
@@ -135,7 +135,7 @@ def test_zeros_stay_zero_through_optimizers(opt, lr, wd, momentum, steps, seed, 
         optimizer.step()
         if remask_at < steps:
             apply_masks(layer)
-        assert np.all(layer.weight.data[layer.mask.data == 0] == 0)
+        assert np.all(layer.weight.array[layer.mask.array == 0] == 0)
 
 
 def test_masked_conv2d_vs_torch_twin():
@@ -153,12 +153,12 @@ def test_masked_conv2d_vs_torch_twin():
         mask = (rng.random(wshape) < 0.5).astype(np.float32)
         layer = MaskedConv2d(cfg["c_in"], cfg["c_out"], k, stride=cfg["stride"], padding=cfg["padding"],
                              dilation=cfg["dilation"], mask=mask)
-        assert np.all(layer.weight.data[mask == 0] == 0)
+        assert np.all(layer.weight.array[mask == 0] == 0)
         twin = torch.nn.Conv2d(cfg["c_in"], cfg["c_out"], k, stride=cfg["stride"], padding=cfg["padding"],
                                dilation=cfg["dilation"])
-        layer.weight.data[...] = rng.standard_normal(wshape).astype(np.float32)    # non-zero where masked
+        layer.weight.array[...] = rng.standard_normal(wshape).astype(np.float32)    # non-zero where masked
         with torch.no_grad():
-            twin.weight.copy_(torch.tensor(layer.weight.data * mask)); twin.bias.copy_(torch.tensor(layer.bias.data))
+            twin.weight.copy_(torch.tensor(layer.weight.array * mask)); twin.bias.copy_(torch.tensor(layer.bias.array))
         x = rng.standard_normal((cfg["n"], cfg["c_in"], cfg["h"], cfg["w"])).astype(np.float32)
         xt = torch.tensor(x, requires_grad=True)
         yt = twin(xt)
@@ -167,10 +167,10 @@ def test_masked_conv2d_vs_torch_twin():
         xc = tc.tensor(x, requires_grad=True)
         y = layer(xc)
         y.backward(tc.tensor(g))
-        np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-4, atol=1e-5)
-        np.testing.assert_allclose(xc.grad.data, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
-        np.testing.assert_allclose(layer.weight.grad.data, twin.weight.grad.numpy() * mask, rtol=1e-4, atol=1e-4)
-        assert np.all(layer.weight.grad.data[mask == 0] == 0)
+        np.testing.assert_allclose(y.array, yt.detach().numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(xc.grad.array, xt.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(layer.weight.grad.array, twin.weight.grad.numpy() * mask, rtol=1e-4, atol=1e-4)
+        assert np.all(layer.weight.grad.array[mask == 0] == 0)
     check()
     with pytest.raises(ValueError, match=r"\(2, 1, 3, 3\)"):
         MaskedConv2d(1, 2, 3, mask=np.ones((2, 1, 2, 2)))

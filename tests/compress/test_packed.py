@@ -32,20 +32,20 @@ def random_bnn(rng, sizes, bias=False, negative_gamma=True):
     for m in model:
         if isinstance(m, nn.BatchNorm1d):
             c = m.num_features
-            m.running_mean.data[...] = rng.normal(0, 3, c)
-            m.running_var.data[...] = rng.uniform(0.5, 20, c)
+            m.running_mean.array[...] = rng.normal(0, 3, c)
+            m.running_var.array[...] = rng.uniform(0.5, 20, c)
             gamma = rng.normal(0, 1, c)
             if not negative_gamma:
                 gamma = np.abs(gamma)
             gamma[rng.random(c) < 0.1] = 0.0                      # γ = 0: a constant sign
-            m.weight.data[...] = gamma
-            m.bias.data[...] = rng.normal(0, 1, c)
+            m.weight.array[...] = gamma
+            m.bias.array[...] = rng.normal(0, 1, c)
     return model.eval()
 
 
 def float_logits(model, x):
     with tc.no_grad():
-        return model(tc.tensor(x)).data
+        return model(tc.tensor(x)).array
 
 
 def assert_same_predictions(float_out, packed_out):
@@ -80,14 +80,14 @@ def test_threshold_fold_is_exact_on_integers():
     rng = np.random.default_rng(1)
     n = 64
     bn = nn.BatchNorm1d(5).eval()
-    bn.running_mean.data[...] = [0.5, -3.0, 2.0, 0.0, 7.0]
-    bn.running_var.data[...] = rng.uniform(1, 9, 5)
-    bn.weight.data[...] = [1.0, -2.0, 0.0, 0.5, -0.1]
-    bn.bias.data[...] = [0.0, 0.3, -1.0, 0.0, 2.0]
+    bn.running_mean.array[...] = [0.5, -3.0, 2.0, 0.0, 7.0]
+    bn.running_var.array[...] = rng.uniform(1, 9, 5)
+    bn.weight.array[...] = [1.0, -2.0, 0.0, 0.5, -0.1]
+    bn.bias.array[...] = [0.0, 0.3, -1.0, 0.0, 2.0]
     threshold, flip = P._bn_threshold(bn, n)
     z = np.arange(-n, n + 1, 2, dtype=np.float32)[:, None].repeat(5, 1)      # same parity as n
     with tc.no_grad():
-        expected = bn(tc.tensor(z)).data >= 0
+        expected = bn(tc.tensor(z)).array >= 0
     got = np.where(flip, z <= threshold, z >= threshold)
     np.testing.assert_array_equal(got, expected)
     assert flip.tolist() == [False, True, False, False, True]
@@ -102,7 +102,7 @@ def test_binary_layers_take_one_bit_per_weight():
             n = int(arrays["n"])
             float_bytes = 4 * n * arrays["weight_bits"].shape[0]
             assert arrays["weight_bits"].nbytes * 28 <= float_bytes
-    float_bytes = sum(p.data.nbytes for p in model.parameters())
+    float_bytes = sum(p.array.nbytes for p in model.parameters())
     assert packed.nbytes < float_bytes / 10
 
 

@@ -14,16 +14,16 @@ def _twins(w, b=None):
     """A tc Linear and a torch Linear holding the same float32 weights."""
     o, i = w.shape
     m, t = tc.nn.Linear(i, o), torch.nn.Linear(i, o)
-    m.weight.data[...] = w.astype(np.float32)
+    m.weight.array[...] = w.astype(np.float32)
     with torch.no_grad():
         t.weight.copy_(torch.tensor(w, dtype=torch.float32))
-        t.bias.copy_(torch.tensor(m.bias.data))
+        t.bias.copy_(torch.tensor(m.bias.array))
     return m, t
 
 
 def _same(m, t, name="weight"):
-    np.testing.assert_array_equal(getattr(m, name + "_mask").data, getattr(t, name + "_mask").numpy())
-    np.testing.assert_array_equal(getattr(m, name).data, getattr(t, name).detach().numpy())
+    np.testing.assert_array_equal(getattr(m, name + "_mask").array, getattr(t, name + "_mask").numpy())
+    np.testing.assert_array_equal(getattr(m, name).array, getattr(t, name).detach().numpy())
 
 
 shapes2 = st.tuples(st.integers(1, 6), st.integers(1, 6))
@@ -35,7 +35,7 @@ def test_l1_unstructured_and_composition_match_torch(data):
     w = data.draw(distinct_magnitudes(shape))
     m, t = _twins(w)
     for _ in range(data.draw(st.integers(1, 3))):
-        surviving = int(m.weight_mask.data.sum()) if hasattr(m, "weight_mask") else w.size
+        surviving = int(m.weight_mask.array.sum()) if hasattr(m, "weight_mask") else w.size
         amount = data.draw(pruning_amounts(surviving))
         prune.l1_unstructured(m, "weight", amount)
         tprune.l1_unstructured(t, "weight", amount)
@@ -60,7 +60,7 @@ def test_ln_structured_then_l1_matches_torch(data):
     prune.ln_structured(m, "weight", amount, n=n, dim=dim)
     tprune.ln_structured(t, "weight", amount, n=n, dim=dim)
     _same(m, t)
-    survivors = int(m.weight_mask.data.sum())
+    survivors = int(m.weight_mask.array.sum())
     a2 = data.draw(pruning_amounts(survivors))
     prune.l1_unstructured(m, "weight", a2)
     tprune.l1_unstructured(t, "weight", a2)
@@ -97,12 +97,12 @@ def test_custom_from_mask_composes_like_torch(data):
 def test_random_methods_prune_exact_counts_reproducibly():
     tc.manual_seed(1)
     m = prune.random_unstructured(tc.nn.Linear(5, 4), "weight", 7)
-    assert (m.weight_mask.data == 0).sum() == 7
+    assert (m.weight_mask.array == 0).sum() == 7
     m = prune.random_structured(tc.nn.Linear(5, 4), "weight", 2, dim=0)
-    rows = m.weight_mask.data.sum(1)
+    rows = m.weight_mask.array.sum(1)
     assert sorted(rows.tolist()) == [0, 0, 5, 5]
-    tc.manual_seed(1); a = prune.random_unstructured(tc.nn.Linear(5, 4), "weight", 0.5).weight_mask.data
-    tc.manual_seed(1); b = prune.random_unstructured(tc.nn.Linear(5, 4), "weight", 0.5).weight_mask.data
+    tc.manual_seed(1); a = prune.random_unstructured(tc.nn.Linear(5, 4), "weight", 0.5).weight_mask.array
+    tc.manual_seed(1); b = prune.random_unstructured(tc.nn.Linear(5, 4), "weight", 0.5).weight_mask.array
     np.testing.assert_array_equal(a, b)
 
 
@@ -111,16 +111,16 @@ def test_forward_uses_masked_weight_and_orig_gets_masked_gradient():
     m = prune.l1_unstructured(tc.nn.Linear(4, 3), "weight", 0.5)
     t = torch.nn.Linear(4, 3)
     with torch.no_grad():
-        t.weight.copy_(torch.tensor(m.weight_orig.data)); t.bias.copy_(torch.tensor(m.bias.data))
+        t.weight.copy_(torch.tensor(m.weight_orig.array)); t.bias.copy_(torch.tensor(m.bias.array))
     tprune.l1_unstructured(t, "weight", 0.5)
     x = np.random.default_rng(0).standard_normal((2, 4)).astype(np.float32)
-    m.weight_orig.data += 1.0                   # a change to orig shows up at the next forward (the pre-hook)
+    m.weight_orig.array += 1.0                   # a change to orig shows up at the next forward (the pre-hook)
     with torch.no_grad():
         t.weight_orig += 1.0
     y = m(tc.tensor(x)); yt = t(torch.tensor(x))
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(y.array, yt.detach().numpy(), rtol=1e-6, atol=1e-6)
     y.sum().backward(); yt.sum().backward()
-    np.testing.assert_allclose(m.weight_orig.grad.data, t.weight_orig.grad.numpy(), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(m.weight_orig.grad.array, t.weight_orig.grad.numpy(), rtol=1e-6, atol=1e-6)
     assert list(m.state_dict()) == list(t.state_dict())
 
 
@@ -129,10 +129,10 @@ def test_remove_and_is_pruned():
     assert not prune.is_pruned(m)
     prune.l1_unstructured(m[0], "weight", 0.5)
     assert prune.is_pruned(m)
-    w = m[0].weight.data.copy()
+    w = m[0].weight.array.copy()
     prune.remove(m[0], "weight")
     assert not prune.is_pruned(m) and isinstance(m[0].weight, tc.nn.Parameter)
-    np.testing.assert_array_equal(m[0].weight.data, w)
+    np.testing.assert_array_equal(m[0].weight.array, w)
     t = torch.nn.Linear(4, 3)
     tprune.l1_unstructured(t, "weight", 0.5)
     tprune.remove(t, "weight")
@@ -181,9 +181,9 @@ def test_prune_to_sparsity_reaches_targets_and_composes(s1, s2, scope, method, s
             total = sum(r["weights"] for r in rows)
             assert total - sum(r["kept"] for r in rows) == round(s * total)
     first = model[0]
-    kept_before = first.weight_mask.data.copy()
+    kept_before = first.weight_mask.array.copy()
     prune.prune_to_sparsity(model, hi, method, scope)          # already there: nothing changes
-    np.testing.assert_array_equal(first.weight_mask.data, kept_before)
+    np.testing.assert_array_equal(first.weight_mask.array, kept_before)
 
 
 def test_global_l1_equals_torch_global():
@@ -192,19 +192,19 @@ def test_global_l1_equals_torch_global():
     twins = [torch.nn.Linear(m.in_features, m.out_features) for m in (model[0], model[2], model[4])]
     for m, t in zip((model[0], model[2], model[4]), twins):
         with torch.no_grad():
-            t.weight.copy_(torch.tensor(m.weight.data))
+            t.weight.copy_(torch.tensor(m.weight.array))
     prune.prune_to_sparsity(model, 0.8, "l1", "global")
     total = sum(t.weight.numel() for t in twins)
     tprune.global_unstructured([(t, "weight") for t in twins], tprune.L1Unstructured, amount=round(0.8 * total))
     for m, t in zip((model[0], model[2], model[4]), twins):
-        np.testing.assert_array_equal(m.weight_mask.data, t.weight_mask.numpy())
+        np.testing.assert_array_equal(m.weight_mask.array, t.weight_mask.numpy())
 
 
 def test_ln_node_pruning_to_sparsity():
     model = _lenet_like()
     prune.prune_to_sparsity(model, 0.5, "ln")
     for m in (model[0], model[2], model[4]):
-        dead = int((~m.weight_mask.data.any(1)).sum())
+        dead = int((~m.weight_mask.array.any(1)).sum())
         assert dead == round(0.5 * m.out_features)
     with pytest.raises(ValueError, match="global"):
         prune.prune_to_sparsity(model, 0.5, "ln", "global")
@@ -281,9 +281,9 @@ def test_pruned_state_dict_round_trip(tmp_path):
     prune.restore_pruning(fresh, state)
     fresh.load_state_dict(state)
     x = tc.tensor(np.random.default_rng(0).standard_normal((4, 12)).astype(np.float32))
-    np.testing.assert_array_equal(fresh(x).data, model(x).data)
+    np.testing.assert_array_equal(fresh(x).array, model(x).array)
     for a, b in zip((model[0], model[2], model[4]), (fresh[0], fresh[2], fresh[4])):
-        assert np.all(b.weight.data[a.weight_mask.data == 0] == 0)
+        assert np.all(b.weight.array[a.weight_mask.array == 0] == 0)
 
 
 def _optim_or_skip():
@@ -319,8 +319,8 @@ def test_pruned_weights_stay_zero_through_optimizers(opt, lr, wd, momentum, step
         model(x)                                              # the pre-hook refreshes module.weight
         for m in (model[0], model[2], model[4]):
             if hasattr(m, "weight_mask"):
-                assert np.all(m.weight.data[m.weight_mask.data == 0] == 0)
-                assert np.all(prune.effective_weight(m)[m.weight_mask.data == 0] == 0)
+                assert np.all(m.weight.array[m.weight_mask.array == 0] == 0)
+                assert np.all(prune.effective_weight(m)[m.weight_mask.array == 0] == 0)
 
 
 def test_per_layer_sparsity_dict():

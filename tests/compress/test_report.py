@@ -31,8 +31,8 @@ def _only(rep: Report) -> dict:
 def _masked_3x4(kept: int | None = None, mask=None) -> MaskedLinear:
     tc.manual_seed(0)
     layer = MaskedLinear(4, 3)                          # weight (out 3, in 4)
-    layer.weight.data[...] = 0.5
-    layer.bias.data[...] = [1.0, 2.0, 3.0]
+    layer.weight.array[...] = 0.5
+    layer.bias.array[...] = [1.0, 2.0, 3.0]
     if mask is None:
         mask = np.zeros(12, np.float32)
         mask[:kept] = 1
@@ -67,7 +67,7 @@ def test_masked_3x4_stays_dense_when_csr_is_not_smaller():
 def test_pruned_linear_is_masked_and_counts_its_kept_weights():
     tc.manual_seed(1)
     layer = nn.Linear(4, 3, bias=False)
-    layer.weight.data[...] = np.arange(1, 13, dtype=np.float32).reshape(3, 4)
+    layer.weight.array[...] = np.arange(1, 13, dtype=np.float32).reshape(3, 4)
     prune.custom_from_mask(layer, "weight", np.eye(3, 4, dtype=np.float32))     # keeps 3 of 12
     row = _only(report(nn.Sequential(layer), (2, 4)))                           # a batch of 2: per-sample MACs
     assert row["kind"] == "masked"
@@ -120,7 +120,7 @@ def test_binarized_conv_with_per_channel_scales():
 
 def test_ternary_conv_counts_two_bits_and_its_zeros():
     conv = BinarizedConv2d(2, 1, (1, 2), bias=False, weight_quant="ternary", scale="channel")
-    conv.weight.data[...] = np.array([[[[1.0, 0.2]], [[-1.0, 0.2]]]], np.float32)
+    conv.weight.array[...] = np.array([[[[1.0, 0.2]], [[-1.0, 0.2]]]], np.float32)
     # centred over the input channels: position 0 → (1, -1), position 1 → (0, 0); |w_c| mean 0.5,
     # Δ = 0.35 keeps the two ±1 entries: 2 non-zeros of 4
     row = _only(report(conv, (1, 2, 3, 4)))                                       # output 3 × 3
@@ -147,7 +147,7 @@ def test_rank2_factorisation():
 def test_truncated_rank_and_energy():
     tc.manual_seed(5)
     layer = LinearSVD(6, 5)                                                        # full rank 5, U and V orthonormal
-    layer.s.data[...] = [3.0, 2.0, 1.0, 0.5, 0.1]
+    layer.s.array[...] = [3.0, 2.0, 1.0, 0.5, 0.1]
     model = nn.Sequential(layer)
     summary = truncate(model, 0.9)
     # s² = 9, 4, 1, 0.25, 0.01 (Σ 14.26): 9/14.26 = 0.63 < 0.9 <= 13/14.26 = 0.912 → rank 2

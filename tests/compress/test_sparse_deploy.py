@@ -13,7 +13,7 @@ from tinycompress.compress.masked import MaskedLinear, gen_mask
 def _reference(model, x):
     model.eval()
     with tc.no_grad():
-        return model(tc.tensor(x)).data
+        return model(tc.tensor(x)).array
 
 
 def _mlp(sizes, bn):
@@ -30,10 +30,10 @@ def _mlp(sizes, bn):
 def _randomise_bn(model, rng):
     for m in model.modules():
         if type(m).__name__.startswith("BatchNorm"):
-            m.running_mean.data[...] = rng.standard_normal(m.running_mean.shape)
-            m.running_var.data[...] = rng.uniform(0.5, 2, m.running_var.shape)
-            m.weight.data[...] = rng.standard_normal(m.weight.shape)
-            m.bias.data[...] = rng.standard_normal(m.bias.shape)
+            m.running_mean.array[...] = rng.standard_normal(m.running_mean.shape)
+            m.running_var.array[...] = rng.uniform(0.5, 2, m.running_var.shape)
+            m.weight.array[...] = rng.standard_normal(m.weight.shape)
+            m.bias.array[...] = rng.standard_normal(m.bias.shape)
 
 
 @settings(max_examples=15)
@@ -50,7 +50,7 @@ def test_deployed_equals_masked_model(sizes, seed, amount, rows, bn, fmt, scipy_
     linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
     prune.l1_unstructured(linears[0], "weight", amount)
     # node pruning among the rows the unstructured step left alive (asking for more raises, as torch does)
-    alive_rows = int(linears[0].weight_mask.data.any(axis=1).sum())
+    alive_rows = int(linears[0].weight_mask.array.any(axis=1).sum())
     prune.ln_structured(linears[0], "weight", min(rows, max(alive_rows - 1, 0)), n=1, dim=0)
     prune.ln_structured(linears[-1], "weight", min(rows, sizes[-2] - 1), n=2, dim=1)   # unused inputs
     x = rng.standard_normal((5, sizes[0])).astype(np.float32)

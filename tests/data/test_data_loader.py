@@ -27,7 +27,7 @@ class ItemsOnly:
 
 
 def _indices(loader):
-    return [b[0].data.tolist() for b in loader]
+    return [b[0].array.tolist() for b in loader]
 
 
 @given(sizes=loader_sizes(), drop_last=st.booleans())
@@ -75,7 +75,7 @@ def test_order_is_drawn_when_iteration_starts():
     tc.manual_seed(7)
     it = iter(loader)
     default_generator().random(5)                                       # other draws after iter() ...
-    assert [b[0].data.tolist() for b in it] == expected                 # ... do not change this epoch
+    assert [b[0].array.tolist() for b in it] == expected                 # ... do not change this epoch
 
 
 def test_own_generator_leaves_the_library_generator_alone():
@@ -104,8 +104,8 @@ def test_item_path_equals_get_batch_path(sizes, seed):
     for (fx, fy), (sx, sy) in zip(fast, slow):
         assert isinstance(sx, tc.Tensor) and isinstance(fy, tc.Tensor)
         assert sx.dtype == fx.dtype == np.float32 and sy.dtype == fy.dtype == np.int64
-        np.testing.assert_array_equal(sx.data, fx.data)
-        np.testing.assert_array_equal(sy.data, fy.data)
+        np.testing.assert_array_equal(sx.array, fx.array)
+        np.testing.assert_array_equal(sy.array, fy.array)
 
 
 def test_mnist_batches_are_float32_images_and_int64_labels(isolated):
@@ -114,8 +114,8 @@ def test_mnist_batches_are_float32_images_and_int64_labels(isolated):
     x, y = next(iter(DataLoader(ds, batch_size=4)))
     assert isinstance(x, tc.Tensor) and x.shape == (4, 1, 28, 28) and x.dtype == np.float32
     assert isinstance(y, tc.Tensor) and y.dtype == np.int64
-    np.testing.assert_array_equal(y.data, ds.targets[:4])
-    np.testing.assert_array_equal(x.data, T.mnist_normalize_half()(ds.data[:4]))
+    np.testing.assert_array_equal(y.array, ds.targets[:4])
+    np.testing.assert_array_equal(x.array, T.mnist_normalize_half()(ds.data[:4]))
 
 
 def test_tensor_dataset_and_subset():
@@ -127,10 +127,10 @@ def test_tensor_dataset_and_subset():
     sub = Subset(ds, [5, 0, 3])
     assert len(sub) == 3 and sub[0][1] == 50
     batches = list(DataLoader(sub, batch_size=2))
-    assert [b[1].data.tolist() for b in batches] == [[50, 0], [30]]
+    assert [b[1].array.tolist() for b in batches] == [[50, 0], [30]]
     slow = Subset(ItemsOnly(x, y), [5, 0, 3])
     assert slow.get_batch is None
-    assert [b[1].data.tolist() for b in DataLoader(slow, batch_size=2)] == [[50, 0], [30]]
+    assert [b[1].array.tolist() for b in DataLoader(slow, batch_size=2)] == [[50, 0], [30]]
 
 
 def test_random_split_partitions():

@@ -26,11 +26,11 @@ def test_activation_module_matches_torch(name, args, kwargs, data):
     g = upstream(data.draw(st.integers(0, 2 ** 31)), shape, np.float32)
     xt, xtt = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, yt = ours(xt), theirs(xtt * 1)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.array, yt.detach().numpy(), rtol=1e-5, atol=1e-6)
     assert y.dtype == np.float32
     y.backward(tc.tensor(g))
     yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(xt.grad.data, xtt.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xt.grad.array, xtt.grad.numpy(), rtol=1e-4, atol=1e-5)
 
 
 def test_dropout_statistics_and_gradient():
@@ -39,22 +39,22 @@ def test_dropout_statistics_and_gradient():
     layer = nn.Dropout(0.3)
     assert repr(layer) == repr(torch.nn.Dropout(0.3))
     y = layer(x)
-    kept = y.data != 0
+    kept = y.array != 0
     assert abs(kept.mean() - 0.7) < 0.01                     # 100k Bernoulli draws: sd ≈ 0.0015
-    np.testing.assert_allclose(y.data[kept], 1 / 0.7, rtol=1e-6)
+    np.testing.assert_allclose(y.array[kept], 1 / 0.7, rtol=1e-6)
     y.sum().backward()
-    np.testing.assert_array_equal(x.grad.data, y.data)        # ∂/∂x of Σ x·m/(1−p) is m/(1−p)
+    np.testing.assert_array_equal(x.grad.array, y.array)        # ∂/∂x of Σ x·m/(1−p) is m/(1−p)
     assert y.dtype == np.float32
 
 
 def test_dropout_eval_is_identity_and_seeded():
     x = tc.randn(4, 5)
     layer = nn.Dropout(0.5).eval()
-    assert layer(x) is x or np.array_equal(layer(x).data, x.data)
+    assert layer(x) is x or np.array_equal(layer(x).array, x.array)
     layer.train()
-    tc.manual_seed(1); a = layer(x).data
-    tc.manual_seed(1); b = layer(x).data
+    tc.manual_seed(1); a = layer(x).array
+    tc.manual_seed(1); b = layer(x).array
     np.testing.assert_array_equal(a, b)
-    assert np.array_equal(F.dropout(x, 1.0).data, np.zeros((4, 5), np.float32))
+    assert np.array_equal(F.dropout(x, 1.0).array, np.zeros((4, 5), np.float32))
     with pytest.raises(ValueError, match="between 0 and 1"):
         nn.Dropout(1.5)

@@ -24,8 +24,8 @@ def test_batchnorm_module_matches_torch(kind, extra, momentum, affine, track, st
     m.double()
     if affine:
         w, b = rng.standard_normal(c), rng.standard_normal(c)
-        m.weight.data[...] = w
-        m.bias.data[...] = b
+        m.weight.array[...] = w
+        m.bias.array[...] = b
         with torch.no_grad():
             tm.weight.copy_(torch.tensor(w))
             tm.bias.copy_(torch.tensor(b))
@@ -38,11 +38,11 @@ def test_batchnorm_module_matches_torch(kind, extra, momentum, affine, track, st
         g = rng.standard_normal(x.shape)
         (y * tc.tensor(g)).sum().backward()
         ty.backward(torch.tensor(g))
-        np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-9, atol=1e-9)
-        np.testing.assert_allclose(xt.grad.data, tt.grad.numpy(), rtol=1e-8, atol=1e-9)
+        np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-9, atol=1e-9)
+        np.testing.assert_allclose(xt.grad.array, tt.grad.numpy(), rtol=1e-8, atol=1e-9)
         if affine:
-            np.testing.assert_allclose(m.weight.grad.data, tm.weight.grad.numpy(), rtol=1e-8, atol=1e-9)
-            np.testing.assert_allclose(m.bias.grad.data, tm.bias.grad.numpy(), rtol=1e-8, atol=1e-9)
+            np.testing.assert_allclose(m.weight.grad.array, tm.weight.grad.numpy(), rtol=1e-8, atol=1e-9)
+            np.testing.assert_allclose(m.bias.grad.array, tm.bias.grad.numpy(), rtol=1e-8, atol=1e-9)
             m.zero_grad(), tm.zero_grad()
     sd, tsd = m.state_dict(), tm.state_dict()
     assert list(sd) == list(tsd)
@@ -68,12 +68,12 @@ def test_functional_batch_norm_float32(shape, training, seed):
     g = rng.standard_normal(shape).astype(np.float32)
     (y * tc.tensor(g)).sum().backward()
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-4, atol=1e-4)
     np.testing.assert_allclose(rm, trm.numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(rv, trv.numpy(), rtol=1e-5, atol=1e-6)
     for a, t in zip(xs, ts):
         assert a.grad.dtype == np.float32
-        np.testing.assert_allclose(a.grad.data, t.grad.numpy(), rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(a.grad.array, t.grad.numpy(), rtol=1e-4, atol=1e-4)
 
 
 def test_batch_norm_gradcheck():
@@ -92,9 +92,9 @@ def test_batchnorm_dimension_errors_and_reset():
         nn.BatchNorm1d(3)(tc.zeros((1, 3)))
     m = nn.BatchNorm2d(3)
     m(tc.randn(4, 3, 2, 2))
-    assert int(m.num_batches_tracked.data) == 1 and not np.allclose(m.running_mean.data, 0)
+    assert int(m.num_batches_tracked.array) == 1 and not np.allclose(m.running_mean.array, 0)
     m.reset_running_stats()
-    assert int(m.num_batches_tracked.data) == 0 and np.all(m.running_mean.data == 0) and np.all(m.running_var.data == 1)
+    assert int(m.num_batches_tracked.array) == 0 and np.all(m.running_mean.array == 0) and np.all(m.running_var.array == 1)
     assert repr(m) == repr(torch.nn.BatchNorm2d(3))
     for kw in (dict(affine=False), dict(bias=False), dict(track_running_stats=False)):
         assert repr(nn.BatchNorm1d(3, **kw)) == repr(torch.nn.BatchNorm1d(3, **kw))

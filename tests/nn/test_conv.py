@@ -28,13 +28,13 @@ def test_conv2d_module_matches_torch(cfg):
     x = rng.standard_normal((2, 4, 7, 6)).astype(np.float32)
     xt, tt = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, ty = m(xt), tm(tt)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-4, atol=1e-5)
     g = rng.standard_normal(y.shape).astype(np.float32)
     (y * tc.tensor(g)).sum().backward()
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(xt.grad.data, tt.grad.numpy(), rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(xt.grad.array, tt.grad.numpy(), rtol=1e-4, atol=1e-4)
     for (name, p), tp in zip(m.named_parameters(), tm.parameters()):
-        np.testing.assert_allclose(p.grad.data, tp.grad.numpy(), rtol=1e-4, atol=1e-4, err_msg=name)
+        np.testing.assert_allclose(p.grad.array, tp.grad.numpy(), rtol=1e-4, atol=1e-4, err_msg=name)
 
 
 def test_conv2d_module_errors():
@@ -50,6 +50,6 @@ def test_conv2d_module_errors():
 
 def test_conv2d_init_is_seeded():
     tc.manual_seed(0)
-    a = nn.Conv2d(2, 3, 3).weight.data.copy()
+    a = nn.Conv2d(2, 3, 3).weight.array.copy()
     tc.manual_seed(0)
-    assert np.array_equal(a, nn.Conv2d(2, 3, 3).weight.data)
+    assert np.array_equal(a, nn.Conv2d(2, 3, 3).weight.array)

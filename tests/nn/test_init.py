@@ -38,7 +38,7 @@ def test_random_inits_match_torch_formulas(fn, kwargs, kind, spread):
     w = _w(120, 40, 3, 3)                     # fan_in 360, fan_out 1080
     fn(w, **kwargs)
     s = spread(360, 1080)
-    data = w.data.astype(np.float64)
+    data = w.array.astype(np.float64)
     assert w.dtype == np.float32
     if kind == "uniform":
         assert np.abs(data).max() <= s * (1 + 1e-6) and np.abs(data).max() > 0.99 * s
@@ -50,17 +50,17 @@ def test_random_inits_match_torch_formulas(fn, kwargs, kind, spread):
 
 def test_simple_inits_in_place():
     w = _w(3, 4)
-    arr = w.data
+    arr = w.array
     init.uniform_(w, -2, 3)
-    assert w.data is arr and arr.min() >= -2 and arr.max() <= 3 and arr.std() > 0
+    assert w.array is arr and arr.min() >= -2 and arr.max() <= 3 and arr.std() > 0
     init.normal_(w, 5.0, 0.01)
     assert abs(arr.mean() - 5) < 0.05
     init.constant_(w, 0.3); assert np.all(arr == np.float32(0.3))
     init.zeros_(w); assert not arr.any()
     init.ones_(w); assert np.all(arr == 1)
     init.eye_(w); np.testing.assert_array_equal(arr, np.eye(3, 4))
-    tc.manual_seed(5); a = init.normal_(_w(3, 3)).data.copy()
-    tc.manual_seed(5); b = init.normal_(_w(3, 3)).data.copy()
+    tc.manual_seed(5); a = init.normal_(_w(3, 3)).array.copy()
+    tc.manual_seed(5); b = init.normal_(_w(3, 3)).array.copy()
     np.testing.assert_array_equal(a, b)
 
 
@@ -68,6 +68,6 @@ def test_simple_inits_in_place():
 def test_orthogonal(shape):
     w = _w(*shape)
     init.orthogonal_(w, gain=2.0)
-    flat = w.data.reshape(shape[0], -1).astype(np.float64)
+    flat = w.array.reshape(shape[0], -1).astype(np.float64)
     gram = flat @ flat.T if flat.shape[0] <= flat.shape[1] else flat.T @ flat
     np.testing.assert_allclose(gram, 4.0 * np.eye(gram.shape[0]), atol=1e-5)

@@ -21,13 +21,13 @@ def test_linear_forward_and_grads_match_torch(case):
     xt, xtt = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, yt = layer(xt), twin(xtt)
     assert y.dtype == np.float32 and y.shape == tuple(yt.shape)
-    np.testing.assert_allclose(y.data, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(y.array, yt.detach().numpy(), rtol=1e-5, atol=1e-5)
     y.backward(tc.tensor(g))
     yt.backward(torch.tensor(g))
-    np.testing.assert_allclose(xt.grad.data, xtt.grad.numpy(), rtol=1e-5, atol=1e-5)
-    np.testing.assert_allclose(layer.weight.grad.data, twin.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(xt.grad.array, xtt.grad.numpy(), rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(layer.weight.grad.array, twin.weight.grad.numpy(), rtol=1e-4, atol=1e-5)
     if bias:
-        np.testing.assert_allclose(layer.bias.grad.data, twin.bias.grad.numpy(), rtol=1e-4, atol=1e-5)
+        np.testing.assert_allclose(layer.bias.grad.array, twin.bias.grad.numpy(), rtol=1e-4, atol=1e-5)
         assert layer.bias.grad.dtype == np.float32
 
 
@@ -36,10 +36,10 @@ def test_linear_init_bounds_and_shapes():
     layer = nn.Linear(400, 300)
     assert layer.weight.shape == (300, 400) and layer.bias.shape == (300,)
     bound = 1 / np.sqrt(400)                     # kaiming_uniform_(a=√5) gives U(±1/√fan_in)
-    w = layer.weight.data
+    w = layer.weight.array
     assert np.abs(w).max() <= bound and np.abs(w).max() > 0.98 * bound
     assert abs(w.var() - bound ** 2 / 3) < 0.05 * bound ** 2 / 3
-    assert np.abs(layer.bias.data).max() <= bound
+    assert np.abs(layer.bias.array).max() <= bound
     assert layer.weight.dtype == np.float32
     assert nn.Linear(3, 2, dtype=tc.float64).weight.dtype == np.float64
     assert nn.Linear(3, 2, bias=False).bias is None
@@ -61,7 +61,7 @@ def test_identity_flatten_unflatten_match_torch():
     for ours, theirs in [(nn.Flatten(), torch.nn.Flatten()), (nn.Flatten(0, 2), torch.nn.Flatten(0, 2)),
                          (nn.Identity(7, k=1), torch.nn.Identity(7, k=1)),
                          (nn.Unflatten(1, (1, 3)), torch.nn.Unflatten(1, (1, 3)))]:
-        np.testing.assert_array_equal(ours(tc.tensor(x)).data, theirs(torch.tensor(x)).numpy())
+        np.testing.assert_array_equal(ours(tc.tensor(x)).array, theirs(torch.tensor(x)).numpy())
         assert repr(ours) == repr(theirs)
 
 

@@ -12,13 +12,13 @@ from tests.strategies import class_loss_cases, pair_loss_cases, upstream
 
 
 def _compare(loss, loss_t, leaves, leaves_t, seed=0, rtol=1e-4, atol=1e-5):
-    np.testing.assert_allclose(loss.data, loss_t.detach().numpy(), rtol=rtol, atol=atol)
+    np.testing.assert_allclose(loss.array, loss_t.detach().numpy(), rtol=rtol, atol=atol)
     assert loss.dtype == np.float32 and loss.shape == tuple(loss_t.shape)
     g = upstream(seed, loss.shape, np.float32)
     loss.backward(tc.tensor(g))
     loss_t.backward(torch.tensor(g))
     for a, b in zip(leaves, leaves_t):
-        np.testing.assert_allclose(a.grad.data, b.grad.numpy(), rtol=rtol, atol=atol)
+        np.testing.assert_allclose(a.grad.array, b.grad.numpy(), rtol=rtol, atol=atol)
 
 
 @given(class_loss_cases())
@@ -49,7 +49,7 @@ def test_nll_loss_matches_torch(case):
 
 def test_cross_entropy_stable_for_huge_logits_and_1d_input():
     x = tc.tensor([[1e4, -1e4, 0.0], [3e4, 3e4, -3e4]], requires_grad=True)
-    xt = torch.tensor(x.data, requires_grad=True)
+    xt = torch.tensor(x.array, requires_grad=True)
     _compare(F.cross_entropy(x, tc.tensor([1, 0])), TF.cross_entropy(xt, torch.tensor([1, 0])), [x], [xt])
     v, vt = tc.tensor([0.5, -1.0, 2.0], requires_grad=True), torch.tensor([0.5, -1.0, 2.0], requires_grad=True)
     _compare(F.cross_entropy(v, tc.tensor(2)), TF.cross_entropy(vt, torch.tensor(2)), [v], [vt])
@@ -80,7 +80,7 @@ def test_bce_clamps_log_at_minus_100_like_torch():
     p = np.array([0.0, 1.0, 0.5, 1e-30], np.float32)
     y = np.array([1.0, 0.0, 1.0, 1.0], np.float32)
     ours = F.binary_cross_entropy(tc.tensor(p), tc.tensor(y), reduction="none")
-    np.testing.assert_allclose(ours.data, TF.binary_cross_entropy(torch.tensor(p), torch.tensor(y),
+    np.testing.assert_allclose(ours.array, TF.binary_cross_entropy(torch.tensor(p), torch.tensor(y),
                                                                  reduction="none").numpy(), rtol=1e-6)
 
 

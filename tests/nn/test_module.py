@@ -73,7 +73,7 @@ def test_registration_setattr_delattr():
 def test_parameter_repr_and_sharing():
     t = tc.tensor([1.0, 2.0])
     p = nn.Parameter(t)
-    assert p.requires_grad and p.data is t.data
+    assert p.requires_grad and p.array is t.array
     assert repr(p) == repr(torch.nn.Parameter(torch.tensor([1.0, 2.0])))
     assert not nn.Parameter(t, requires_grad=False).requires_grad
 
@@ -115,7 +115,7 @@ def test_sequential_indexing_and_containers():
     x = tc.randn(4, 2)
     y = s(x)
     ref = layers[2](layers[1](layers[0](x))).sigmoid()
-    np.testing.assert_allclose(y.data, ref.data)
+    np.testing.assert_allclose(y.array, ref.array)
     ml = nn.ModuleList([nn.ReLU()])
     ml.append(nn.Tanh())
     ml += [nn.Sigmoid()]

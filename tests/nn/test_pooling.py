@@ -20,16 +20,16 @@ def test_pool_module_matches_torch(name, args, kw):
     x = (rng.permutation(2 * 3 * 7 * 9).reshape(2, 3, 7, 9) * 0.1).astype(np.float32)
     xt, tt = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
     y, ty = m(xt), tm(tt)
-    np.testing.assert_allclose(y.data, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(y.array, ty.detach().numpy(), rtol=1e-5, atol=1e-6)
     g = rng.standard_normal(y.shape).astype(np.float32)
     (y * tc.tensor(g)).sum().backward()
     ty.backward(torch.tensor(g))
-    np.testing.assert_allclose(xt.grad.data, tt.grad.numpy(), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(xt.grad.array, tt.grad.numpy(), rtol=1e-5, atol=1e-6)
 
 
 def test_maxpool_return_indices_module():
     x = np.random.default_rng(1).permutation(50).reshape(1, 2, 5, 5).astype(np.float32)
     y, idx = nn.MaxPool2d(2, return_indices=True)(tc.tensor(x))
     ty, tidx = torch.nn.MaxPool2d(2, return_indices=True)(torch.tensor(x))
-    np.testing.assert_array_equal(idx.data, tidx.numpy())
-    np.testing.assert_array_equal(y.data, ty.numpy())
+    np.testing.assert_array_equal(idx.array, tidx.numpy())
+    np.testing.assert_array_equal(y.array, ty.numpy())

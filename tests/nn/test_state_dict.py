@@ -24,7 +24,7 @@ def test_torch_twin_round_trip_gives_equal_outputs():
     for k, v in theirs.state_dict().items():
         np.testing.assert_array_equal(sd[k], v.numpy())
     x = np.random.default_rng(0).standard_normal((5, 4)).astype(np.float32)
-    np.testing.assert_allclose(ours(tc.tensor(x)).data, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5,
+    np.testing.assert_allclose(ours(tc.tensor(x)).array, theirs(torch.tensor(x)).detach().numpy(), rtol=1e-5,
                                atol=1e-6)
     theirs2 = _twins()[1]
     theirs2.load_state_dict(to_torch_state_dict(sd))
@@ -33,12 +33,12 @@ def test_torch_twin_round_trip_gives_equal_outputs():
 
 def test_state_dict_is_a_copy_and_load_is_in_place():
     ours, _ = _twins()
-    weight_array = ours[0].weight.data
+    weight_array = ours[0].weight.array
     sd = ours.state_dict()
     sd["0.weight"][...] = 7.0
     assert not np.any(weight_array == 7.0)                        # state_dict gives copies
     ours.load_state_dict({k: tc.tensor(v) for k, v in sd.items()})  # Tensors accepted too
-    assert ours[0].weight.data is weight_array and np.all(weight_array == 7.0)
+    assert ours[0].weight.array is weight_array and np.all(weight_array == 7.0)
     kept = ours.state_dict(keep_vars=True)
     assert kept["0.weight"] is ours[0].weight
     assert list(ours.state_dict(prefix="model.")) [0] == "model.0.weight"
@@ -78,7 +78,7 @@ def test_non_strict_returns_missing_and_unexpected():
     theirs_result = theirs.load_state_dict(to_torch_state_dict(sd), strict=False)
     assert result == (theirs_result.missing_keys, theirs_result.unexpected_keys) == (["2.bias"], ["junk"])
     assert result.missing_keys == ["2.bias"]
-    np.testing.assert_array_equal(ours[0].weight.data, sd["0.weight"])
+    np.testing.assert_array_equal(ours[0].weight.array, sd["0.weight"])
     sd["0.bias"] = np.zeros(5, np.float32)
     with pytest.raises(RuntimeError, match="size mismatch for 0.bias"):
         ours.load_state_dict(sd, strict=False)

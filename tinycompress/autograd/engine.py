@@ -42,12 +42,12 @@ def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
         raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn: "
                            "call backward() on a result computed from a tensor with requires_grad=True")
     if gradient is None:
-        if root.data.size != 1:
+        if root.array.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this tensor has "
                                f"shape {root.shape}: pass backward(gradient=...) of that shape")
         seed = np.ones(root.shape, dtype=root.dtype)
     else:
-        seed = np.array(gradient.data if isinstance(gradient, Tensor) else gradient,
+        seed = np.array(gradient.array if isinstance(gradient, Tensor) else gradient,
                         dtype=root.dtype, copy=True)
         if seed.shape != root.shape:
             raise RuntimeError(f"backward: gradient has shape {seed.shape} but the tensor has shape "
@@ -140,7 +140,7 @@ def _count_edges(start) -> dict:
 def _checked(grad, tensor: Tensor, node, index: int) -> np.ndarray:
     """The gradient as an array of the input's shape and dtype, or a clear error."""
     if isinstance(grad, Tensor):
-        grad = grad.data
+        grad = grad.array
     grad = np.asarray(grad)
     if grad.shape != tensor.shape:
         try:
@@ -159,4 +159,4 @@ def _accumulate_leaf(tensor: Tensor, grad: np.ndarray) -> None:
     if tensor.grad is None:
         tensor.grad = Tensor._wrap(grad)
     else:
-        tensor.grad.data += grad
+        tensor.grad.array += grad

@@ -105,7 +105,7 @@ class Function:
         needs = []
         for a in args:
             if isinstance(a, Tensor):
-                arrays.append(a.data)
+                arrays.append(a.array)
                 needs.append(a.requires_grad)
             else:
                 arrays.append(a)
@@ -138,7 +138,7 @@ def _as_array(value, cls) -> np.ndarray:
     if isinstance(value, np.ndarray):
         return value
     if isinstance(value, Tensor):
-        return value.data
+        return value.array
     if isinstance(value, (np.generic, int, float, bool)):
         return np.asarray(value)
     raise TypeError(f"{cls.__name__}.forward must return NumPy arrays (or a tuple of them), "

@@ -35,29 +35,29 @@ def gradcheck(fn, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol: float = 1
     outputs = [o for o in _outputs(fn, inputs) if isinstance(o, Tensor) and o.dtype.kind == "f"]
     worst = (0.0, None)
     for o_index, out in enumerate(outputs):
-        analytic = {i: np.zeros((out.data.size, inputs[i].data.size)) for i in checked}
-        for k in range(out.data.size):
+        analytic = {i: np.zeros((out.array.size, inputs[i].array.size)) for i in checked}
+        for k in range(out.array.size):
             for i in checked:
                 inputs[i].grad = None
             if not out.requires_grad:
                 break
-            upstream = np.zeros(out.data.size)
+            upstream = np.zeros(out.array.size)
             upstream[k] = 1.0
             out.backward(upstream.reshape(out.shape), retain_graph=True)
             for i in checked:
                 if inputs[i].grad is not None:
-                    analytic[i][k] = inputs[i].grad.data.ravel()
+                    analytic[i][k] = inputs[i].grad.array.ravel()
         for i in checked:
-            x = inputs[i].data
+            x = inputs[i].array
             numeric = np.zeros_like(analytic[i])
             for j in range(x.size):
                 flat = x.reshape(-1)
                 original = flat[j]
                 with no_grad():
                     flat[j] = original + eps
-                    plus = _outputs(fn, inputs)[o_index].data.ravel().astype(np.float64)
+                    plus = _outputs(fn, inputs)[o_index].array.ravel().astype(np.float64)
                     flat[j] = original - eps
-                    minus = _outputs(fn, inputs)[o_index].data.ravel().astype(np.float64)
+                    minus = _outputs(fn, inputs)[o_index].array.ravel().astype(np.float64)
                 flat[j] = original
                 numeric[:, j] = (plus - minus) / (2 * eps)
             excess = np.abs(analytic[i] - numeric) - (atol + rtol * np.abs(numeric))

@@ -280,7 +280,7 @@ def quantize_conv_weight(w: np.ndarray, weight_quant="binary", scale="channel") 
 
 class QuantizeConvWeight(Function):
     """Forward: :func:`quantize_conv_weight`; backward: identity STE ``g`` (seed 001's
-    ``Binary_w``, whose centering, clamping and ``α`` act on ``.data`` and carry no gradient)."""
+    ``Binary_w``, whose centering, clamping and ``α`` act on ``.array`` and carry no gradient)."""
 
     @staticmethod
     def forward(ctx, w, *, weight_quant="binary", scale="channel"):
@@ -295,7 +295,7 @@ class BinarizedConv2d(nn.Conv2d):
     """Seed 001's ``Conv2d_Q``: activations binarized with the saturating STE (if
     ``binarize_input``), weights quantized by :func:`quantize_conv_weight` with the identity STE.
 
-    The seed's code writes ``w.data.sub(mean)`` and ``w.data.clamp(-1, 1)``; neither is in place,
+    The seed's code writes ``w.array.sub(mean)`` and ``w.array.clamp(-1, 1)``; neither is in place,
     so its mean-centering and clamping do nothing. Here both are applied (to the forward's copy of
     the weights; the latent weights themselves are clipped by :class:`ClipWeights`)."""
 
@@ -347,7 +347,7 @@ class ClipWeights(Callback):
         count = 0
         for m in model.modules():
             if isinstance(m, self.layers):
-                np.clip(m.weight.data, self.min, self.max, out=m.weight.data)
+                np.clip(m.weight.array, self.min, self.max, out=m.weight.array)
                 count += 1
         return count
 
@@ -392,14 +392,14 @@ class ShiftBatchNorm(nn.Module):
             c = x - x.mean(dims, keepdim=True)
             var = (c * AP2.apply(c)).mean(dims, keepdim=True)
             m = self.momentum
-            rm, rv = self.running_mean.data, self.running_var.data
+            rm, rv = self.running_mean.array, self.running_var.array
             rm *= 1 - m
-            rm += m * np.mean(x.data, axis=dims).astype(rm.dtype)
+            rm += m * np.mean(x.array, axis=dims).astype(rm.dtype)
             rv *= 1 - m
-            rv += m * var.data.reshape(-1).astype(rv.dtype)
+            rv += m * var.array.reshape(-1).astype(rv.dtype)
         else:
-            c = x - Tensor._wrap(self.running_mean.data.reshape(shape))
-            var = Tensor._wrap(self.running_var.data.reshape(shape))
+            c = x - Tensor._wrap(self.running_mean.array.reshape(shape))
+            var = Tensor._wrap(self.running_var.array.reshape(shape))
         y = c * AP2.apply((var + self.eps) ** -0.5)
         if self.affine:
             y = y * AP2.apply(self.weight.reshape(shape)) + self.bias.reshape(shape)
@@ -431,19 +431,19 @@ class ShiftAdamax(Optimizer):
             for p in group["params"]:
                 if p.grad is None:
                     continue
-                g = p.grad.data
+                g = p.grad.array
                 if wd:
-                    g = g + wd * p.data
+                    g = g + wd * p.array
                 state = self.state[p]
                 if not state:
                     state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_inf"] = np.zeros_like(p.data)
+                    state["exp_avg"] = np.zeros_like(p.array)
+                    state["exp_inf"] = np.zeros_like(p.array)
                 state["step"] += 1
                 m, v, t = state["exp_avg"], state["exp_inf"], state["step"]
                 m *= b1
                 m += (1 - b1) * g
                 np.maximum(b2 * v, np.abs(g), out=v)
                 lr_t = lr * float(_ap2(np.float64(1.0 / (1 - b1 ** t))))
-                p.data -= (lr_t * m * _ap2(1.0 / (v + eps))).astype(p.data.dtype, copy=False)
+                p.array -= (lr_t * m * _ap2(1.0 / (v + eps))).astype(p.array.dtype, copy=False)
         return loss

@@ -137,7 +137,7 @@ class LinearSVD(_SVDFactors, nn.Linear):
         full = min(int(in_features), int(out_features))
         rank = _check_rank(rank, full, "LinearSVD")
         super().__init__(in_features, out_features, bias=bias)    # draws W and b as nn.Linear does
-        dense = self._parameters.pop("weight").data
+        dense = self._parameters.pop("weight").array
         self._set_factors(*_svd_factors(dense, rank, dense.dtype))
         if "bias" in self._parameters:
             self._parameters.move_to_end("bias")    # state_dict order: U, s, V, bias
@@ -167,7 +167,7 @@ class LinearSVD(_SVDFactors, nn.Linear):
         if input.ndim == 0 or input.shape[-1] != self.in_features:
             raise RuntimeError(f"LinearSVD: input of shape {tuple(input.shape)} does not end in in_features="
                                f"{self.in_features}")
-        if self._use_factors(input.data.size // max(self.in_features, 1)):
+        if self._use_factors(input.array.size // max(self.in_features, 1)):
             out = ((input @ self.V) * self.s) @ self.U.T
             return out if self.bias is None else out + self.bias
         return F.linear(input, self.weight, self.bias)
@@ -179,21 +179,21 @@ class LinearSVD(_SVDFactors, nn.Linear):
         At full rank (the default) it computes what ``linear`` did, to rounding."""
         if not isinstance(linear, nn.Linear):
             raise TypeError(f"LinearSVD.from_dense expects an nn.Linear, got {type(linear).__name__}")
-        w = linear.weight.data
+        w = linear.weight.array
         layer = _without_rng(lambda: cls(linear.in_features, linear.out_features, bias=linear.bias is not None,
                                          rank=_check_rank(rank, min(w.shape), "LinearSVD.from_dense")))
         layer._set_factors(*_svd_factors(w, layer.rank, w.dtype))
         if linear.bias is not None:
-            layer.bias = nn.Parameter(Tensor(linear.bias.data.copy()))
+            layer.bias = nn.Parameter(Tensor(linear.bias.array.copy()))
         return layer
 
     def to_dense(self):
         """An ``nn.Linear`` holding W = U diag(s) Vᵀ (and the bias)."""
         dense = _without_rng(lambda: nn.Linear(self.in_features, self.out_features, bias=self.bias is not None))
         with no_grad():
-            dense.weight = nn.Parameter(Tensor(self.matrix().data.astype(self.U.dtype)))
+            dense.weight = nn.Parameter(Tensor(self.matrix().array.astype(self.U.dtype)))
             if self.bias is not None:
-                dense.bias = nn.Parameter(Tensor(self.bias.data.copy()))
+                dense.bias = nn.Parameter(Tensor(self.bias.array.copy()))
         return dense
 
 
@@ -254,7 +254,7 @@ class Conv2dSVD(_SVDFactors, nn.Conv2d):
         super().__init__(in_channels, out_channels, kernel_size, stride=stride, padding=padding,
                          dilation=dilation, groups=groups, bias=bias)
         self.decomposition = decomposition
-        dense = self._parameters.pop("weight").data
+        dense = self._parameters.pop("weight").array
         self._set_factors(*_svd_factors(self._matrix(dense, decomposition), rank, dense.dtype))
         if "bias" in self._parameters:
             self._parameters.move_to_end("bias")
@@ -331,10 +331,10 @@ class Conv2dSVD(_SVDFactors, nn.Conv2d):
         layer = _without_rng(lambda: cls(conv.in_channels, conv.out_channels, conv.kernel_size, conv.stride,
                                          conv.padding, conv.dilation, conv.groups, conv.bias is not None,
                                          getattr(conv, "padding_mode", "zeros"), decomposition, rank))
-        k = conv.weight.data
+        k = conv.weight.array
         layer._set_factors(*_svd_factors(cls._matrix(k, decomposition), layer.rank, k.dtype))
         if conv.bias is not None:
-            layer.bias = nn.Parameter(Tensor(conv.bias.data.copy()))
+            layer.bias = nn.Parameter(Tensor(conv.bias.array.copy()))
         return layer
 
     def to_dense(self):
@@ -342,9 +342,9 @@ class Conv2dSVD(_SVDFactors, nn.Conv2d):
         dense = _without_rng(lambda: nn.Conv2d(self.in_channels, self.out_channels, self.kernel_size, self.stride,
                                                self.padding, self.dilation, 1, self.bias is not None))
         with no_grad():
-            dense.weight = nn.Parameter(Tensor(np.ascontiguousarray(self.weight.data)))
+            dense.weight = nn.Parameter(Tensor(np.ascontiguousarray(self.weight.array)))
             if self.bias is not None:
-                dense.bias = nn.Parameter(Tensor(self.bias.data.copy()))
+                dense.bias = nn.Parameter(Tensor(self.bias.array.copy()))
         return dense
 
     def extra_repr(self) -> str:
@@ -468,13 +468,13 @@ def truncate(model, energy: float = 0.99, orthonormalize: bool = True) -> list[d
     """
     summary = []
     for name, layer in svd_layers(model):
-        U, s, V = (p.data.astype(np.float64) for p in (layer.U, layer.s, layer.V))
+        U, s, V = (p.array.astype(np.float64) for p in (layer.U, layer.s, layer.V))
         if orthonormalize:
             U, s, V = orthonormalize_factors(U, s, V)
         else:
             order = np.argsort(-np.abs(s), kind="stable")
             U, s, V = U[:, order], s[order], V[:, order]
-        bias = 0 if layer.bias is None else layer.bias.data.size
+        bias = 0 if layer.bias is None else layer.bias.array.size
         before, params_before = layer.rank, layer.factor_params() + bias
         k, kept = energy_rank(s, energy)
         dtype = layer.U.dtype

@@ -99,7 +99,7 @@ class ApplyMask(Function):
 
 def _as_array(mask, what: str) -> np.ndarray:
     if isinstance(mask, Tensor):
-        mask = mask.data
+        mask = mask.array
     try:
         arr = np.asarray(mask)
     except Exception as error:      # pragma: no cover - exotic inputs
@@ -140,13 +140,13 @@ class _MaskedMixin:
         if mask_layout == "in_out":
             arr = arr.T
         with no_grad():
-            self.mask.data[...] = arr
-            self.weight.data *= self.mask.data
+            self.mask.array[...] = arr
+            self.weight.array *= self.mask.array
 
     @property
     def density(self) -> float:
         """Fraction of connections kept (mask ones)."""
-        return float(self.mask.data.mean()) if self.mask.data.size else 1.0
+        return float(self.mask.array.mean()) if self.mask.array.size else 1.0
 
 
 class MaskedLinear(_MaskedMixin, nn.Linear):
@@ -167,8 +167,8 @@ class MaskedLinear(_MaskedMixin, nn.Linear):
 
     def forward(self, input):
         if self.bias is None:
-            return LinearFunction.apply(input, self.weight, None, mask=self.mask.data)
-        return LinearFunction.apply(input, self.weight, self.bias, mask=self.mask.data)
+            return LinearFunction.apply(input, self.weight, None, mask=self.mask.array)
+        return LinearFunction.apply(input, self.weight, self.bias, mask=self.mask.array)
 
     def extra_repr(self) -> str:
         return super().extra_repr() + f", density={self.density:.4f}"
@@ -184,7 +184,7 @@ if hasattr(nn, "Conv2d"):
             self._init_mask(mask, "out_in")
 
         def forward(self, input):
-            w = ApplyMask.apply(self.weight, mask=self.mask.data)
+            w = ApplyMask.apply(self.weight, mask=self.mask.array)
             conv_forward = getattr(super(), "_conv_forward", None)
             if conv_forward is not None:                  # nn.Conv2d's own path (padding modes included)
                 return conv_forward(input, w, self.bias)
@@ -203,7 +203,7 @@ def apply_masks(model) -> int:
     with no_grad():
         for m in model.modules():
             if isinstance(m, MASKED_LAYERS) and "weight" in m._parameters:
-                m.weight.data *= m.mask.data
+                m.weight.array *= m.mask.array
                 count += 1
     return count
 

@@ -90,7 +90,7 @@ def _hooks_of(module) -> OrderedDict:
 
 
 def _array(t) -> np.ndarray:
-    return t.data if isinstance(t, Tensor) else np.asarray(t)
+    return t.array if isinstance(t, Tensor) else np.asarray(t)
 
 
 # ------------------------------------------------------------------------------ amounts
@@ -166,7 +166,7 @@ class BasePruningMethod(ABC):
             raise AssertionError(f"Module {module} has to be pruned")
         mask = getattr(module, self._tensor_name + "_mask")
         orig = getattr(module, self._tensor_name + "_orig")
-        return orig * Tensor(mask.data.astype(orig.dtype, copy=False))
+        return orig * Tensor(mask.array.astype(orig.dtype, copy=False))
 
     @classmethod
     def apply(cls, module, name, *args, importance_scores=None, **kwargs):
@@ -201,7 +201,7 @@ class BasePruningMethod(ABC):
                 raise AssertionError(f"importance_scores should have the same shape as parameter {name} of "
                                      f"{type(module).__name__}, got {scores.shape} vs {tuple(orig.shape)}")
         else:
-            scores = orig.data
+            scores = orig.array
         if not isinstance(method, PruningContainer):
             if name not in module._parameters:
                 raise ValueError(f"{type(module).__name__}.{name} is not a Parameter and cannot be pruned")
@@ -209,13 +209,13 @@ class BasePruningMethod(ABC):
             del module._parameters[name]
             default_mask = np.ones(orig.shape, dtype=orig.dtype)
         else:
-            default_mask = getattr(module, name + "_mask").data.copy()
+            default_mask = getattr(module, name + "_mask").array.copy()
         try:
             mask = np.asarray(method.compute_mask(scores, default_mask=default_mask)).astype(orig.dtype)
             for k in to_remove:
                 del hooks[k]
             if name + "_mask" in module._buffers:
-                module._buffers[name + "_mask"].data = mask
+                module._buffers[name + "_mask"].array = mask
             else:
                 module.register_buffer(name + "_mask", mask)
             setattr(module, name, method.apply_mask(module))
@@ -245,7 +245,7 @@ class BasePruningMethod(ABC):
         if self._tensor_name in module.__dict__:
             delattr(module, self._tensor_name)
         orig = module._parameters[self._tensor_name + "_orig"]
-        orig.data = weight.data
+        orig.array = weight.array
         del module._parameters[self._tensor_name + "_orig"]
         del module._buffers[self._tensor_name + "_mask"]
         setattr(module, self._tensor_name, orig)
@@ -535,11 +535,11 @@ def is_pruned(module) -> bool:
 def effective_weight(module, name: str = "weight") -> np.ndarray:
     """The weight the forward uses, freshly computed: ``orig ⊙ <name>_mask`` (⊙ ``mask`` for masked layers)."""
     if name + "_orig" in module._parameters:
-        w = module._parameters[name + "_orig"].data * module._buffers[name + "_mask"].data
+        w = module._parameters[name + "_orig"].array * module._buffers[name + "_mask"].array
     else:
-        w = getattr(module, name).data
+        w = getattr(module, name).array
     own = module._buffers.get("mask") if name == "weight" else None
-    return w * own.data if own is not None else w.copy()
+    return w * own.array if own is not None else w.copy()
 
 
 def prunable_layers(model, types=None):
@@ -584,7 +584,7 @@ def _refresh(module, name="weight") -> None:
 
 def _pruned_count(module, name="weight") -> int:
     mask = module._buffers.get(name + "_mask")
-    return 0 if mask is None else int(mask.data.size - np.count_nonzero(mask.data))
+    return 0 if mask is None else int(mask.array.size - np.count_nonzero(mask.array))
 
 
 def prune_to_sparsity(model, sparsity: float, method: str = "l1", scope: str = "layer", layers=None,
@@ -633,7 +633,7 @@ def prune_to_sparsity(model, sparsity: float, method: str = "l1", scope: str = "
         if method == "ln":
             channels = m.weight.shape[dim]
             dead = int(channels - np.count_nonzero(
-                m.weight_mask.data.sum(axis=tuple(d for d in range(m.weight.ndim) if d != dim % m.weight.ndim))
+                m.weight_mask.array.sum(axis=tuple(d for d in range(m.weight.ndim) if d != dim % m.weight.ndim))
             )) if hasattr(m, "weight_mask") else 0
             k = round(sparsity * channels) - dead
             if k > 0:

@@ -249,7 +249,7 @@ def _bias_numbers(m) -> tuple[int, int, int]:
     b = getattr(m, "bias", None)
     if b is None:
         return 0, 0, 0
-    return b.data.size, int(np.count_nonzero(b.data)), b.data.nbytes
+    return b.array.size, int(np.count_nonzero(b.array)), b.array.nbytes
 
 
 def _energy_of(name: str, truncation) -> float | None:
@@ -268,15 +268,15 @@ def _lowrank_row(name, m, calls, batch, fmt, truncation) -> dict:
     macs_dense = sum(_positions(i, o, batch) for i, o in calls) * weights
     dense_path = fmt == "packed" or m.factor_params() >= m.dense_params()
     if dense_path:                                   # deployed as one matrix (factor_ops' rule)
-        w = m.weight.data.reshape(kernel[0], -1)
+        w = m.weight.array.reshape(kernel[0], -1)
         wb, per_pos, _ = matrix_storage(w, fmt != "packed")
         nz = int(np.count_nonzero(w))
         macs = sum(_positions(i, o, batch) for i, o in calls) * per_pos
     else:                                            # two thin matrices, as deploy.factor_ops builds them
         if conv:
-            first, second = (k.data for k in m.factor_kernels())
+            first, second = (k.array for k in m.factor_kernels())
         else:
-            first, second = (m.V.data * m.s.data).T, m.U.data
+            first, second = (m.V.array * m.s.array).T, m.U.array
         (b1, p1, _), (b2, p2, _) = matrix_storage(first), matrix_storage(second)
         wb, nz = b1 + b2, int(np.count_nonzero(first) + np.count_nonzero(second))
         macs = 0
@@ -292,7 +292,7 @@ def _lowrank_row(name, m, calls, batch, fmt, truncation) -> dict:
 
 def _binary_row(name, m, calls, batch) -> dict:
     from .binary import BinarizedLinear, quantize_conv_weight
-    w = m.weight.data
+    w = m.weight.array
     rows, cols = w.shape[0], int(np.prod(w.shape[1:]))
     weights = rows * cols
     nb, nb_nz, nb_bytes = _bias_numbers(m)
@@ -345,7 +345,7 @@ def _norm_row(name, m, fmt, folded_to_threshold: bool, op=None) -> dict:
         nbytes = c * (4 + 1) if folded_to_threshold else 4 * FLOAT32 * c + FLOAT32   # int32 + bool | 4 vectors + eps
     else:
         stats = getattr(m, "running_mean", None)
-        nbytes = 2 * c * (stats.data.itemsize if stats is not None else FLOAT32)    # folded scale + shift
+        nbytes = 2 * c * (stats.array.itemsize if stats is not None else FLOAT32)    # folded scale + shift
     return _row(name, type(m).__name__, "norm", (c,), 2 * c, None, 0, 0, nbytes, 0, 0, 0)
 
 

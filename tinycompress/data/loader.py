@@ -33,7 +33,7 @@ def _generator(generator) -> np.random.Generator:
 
 
 def _to_array(x) -> np.ndarray:
-    data = getattr(x, "data", x) if not isinstance(x, np.ndarray) else x
+    data = getattr(x, "array", x) if not isinstance(x, np.ndarray) else x
     return np.asarray(data)
 
 

@@ -1,4 +1,4 @@
-"""``tinycompress.nn.init``: torch.nn.init's initialisers, in place on ``.data``, library generator.
+"""``tinycompress.nn.init``: torch.nn.init's initialisers, in place on ``.array``, library generator.
 
 Bounds and standard deviations are torch's formulas; the random streams are the library's own.
 """
@@ -15,7 +15,7 @@ from ..tensor import Tensor
 def _arr(tensor) -> np.ndarray:
     if not isinstance(tensor, Tensor):
         raise TypeError(f"nn.init expects a Tensor, got {type(tensor).__name__}")
-    return tensor.data
+    return tensor.array
 
 
 def _fill(tensor, values):
@@ -126,10 +126,10 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
     """gain · Q from the QR of a Gaussian (rows, cols) matrix, signs fixed by diag(R) (torch's recipe)."""
     if tensor.ndim < 2:
         raise ValueError("Only tensors with 2 or more dimensions are supported")
-    if tensor.data.size == 0:
+    if tensor.array.size == 0:
         return tensor
     rows = tensor.shape[0]
-    cols = tensor.data.size // rows
+    cols = tensor.array.size // rows
     g = generator or _random.default_generator()
     flat = g.normal(0.0, 1.0, (rows, cols))
     if rows < cols:

@@ -270,7 +270,7 @@ class Module:
             if set_to_none:
                 p.grad = None
             else:
-                p.grad.data[...] = 0
+                p.grad.array[...] = 0
 
     def apply(self, fn) -> "Module":
         """Call ``fn`` on every submodule (children first), then on self."""
@@ -283,10 +283,10 @@ class Module:
         for m in self.modules():
             for store in (m._parameters, m._buffers):
                 for t in store.values():
-                    if t is not None and t.data.dtype.kind == "f":
-                        t.data = t.data.astype(dtype, copy=False)
+                    if t is not None and t.array.dtype.kind == "f":
+                        t.array = t.array.astype(dtype, copy=False)
                         if t.grad is not None:
-                            t.grad.data = t.grad.data.astype(dtype, copy=False)
+                            t.grad.array = t.grad.array.astype(dtype, copy=False)
         return self
 
     def float(self) -> "Module":
@@ -313,10 +313,10 @@ class Module:
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         for name, p in self._parameters.items():
             if p is not None:
-                destination[prefix + name] = p if keep_vars else p.data.copy()
+                destination[prefix + name] = p if keep_vars else p.array.copy()
         for name, b in self._buffers.items():
             if b is not None and name not in self._non_persistent_buffers_set:
-                destination[prefix + name] = b if keep_vars else b.data.copy()
+                destination[prefix + name] = b if keep_vars else b.array.copy()
 
     def state_dict(self, destination=None, prefix: str = "", keep_vars: bool = False):
         """OrderedDict of dotted name -> ndarray copy (the Tensors themselves when ``keep_vars``)."""
@@ -341,7 +341,7 @@ class Module:
     def load_state_dict(self, state_dict, strict: bool = True, assign: bool = False):
         """Copy ``state_dict``'s values (ndarrays or Tensors) in place into this module's tensors.
 
-        Arrays are written in place (``param.data[...] = value``), so an optimizer holding the
+        Arrays are written in place (``param.array[...] = value``), so an optimizer holding the
         parameters keeps seeing them. Returns ``(missing_keys, unexpected_keys)``; with ``strict``
         any missing/unexpected key or any shape mismatch raises a RuntimeError listing them all.
         """
@@ -358,13 +358,13 @@ class Module:
             if key not in state_dict:
                 continue
             value = state_dict[key]
-            value = value.data if isinstance(value, Tensor) else np.asarray(value)
+            value = value.array if isinstance(value, Tensor) else np.asarray(value)
             if value.shape != target.shape:
                 errors.append(f"size mismatch for {key}: copying a param with shape {tuple(value.shape)} from "
                               f"checkpoint, the shape in current model is {tuple(target.shape)}.")
                 continue
             with no_grad():
-                target.data[...] = value
+                target.array[...] = value
         if strict:
             if unexpected:
                 errors.insert(0, "Unexpected key(s) in state_dict: {}. ".format(

@@ -26,7 +26,7 @@ def operands(a, b):
     """
     a_is, b_is = isinstance(a, Tensor), isinstance(b, Tensor)
     if a_is and b_is:
-        if a.data.dtype == b.data.dtype:
+        if a.array.dtype == b.array.dtype:
             return a, b
         if (a.ndim == 0) != (b.ndim == 0):            # torch: a 0-d tensor promotes only across categories
             dimensioned, zero_dim = (b, a) if a.ndim == 0 else (a, b)
@@ -35,11 +35,11 @@ def operands(a, b):
             else:
                 dtype = zero_dim.dtype
             return _cast(a, dtype), _cast(b, dtype)
-        fa, fb = a.data.dtype.kind == "f", b.data.dtype.kind == "f"
+        fa, fb = a.array.dtype.kind == "f", b.array.dtype.kind == "f"
         if fa and not fb:
-            return a, Tensor._wrap(b.data.astype(a.data.dtype))
+            return a, Tensor._wrap(b.array.astype(a.array.dtype))
         if fb and not fa:
-            return Tensor._wrap(a.data.astype(b.data.dtype)), b
+            return Tensor._wrap(a.array.astype(b.array.dtype)), b
         return a, b
     if not a_is and not b_is:
         return as_tensor(a), b
@@ -48,8 +48,8 @@ def operands(a, b):
         other = Tensor(other)
         return operands(a if a_is else other, other if a_is else b)
     other = _scalar(other)
-    if isinstance(other, float) and tensor.data.dtype.kind != "f":
-        tensor = Tensor._wrap(tensor.data.astype(DEFAULT_FLOAT))
+    if isinstance(other, float) and tensor.array.dtype.kind != "f":
+        tensor = Tensor._wrap(tensor.array.astype(DEFAULT_FLOAT))
     return (tensor, other) if a_is else (other, tensor)
 
 
@@ -65,7 +65,7 @@ def _cast(t: Tensor, dtype) -> Tensor:
     if t.requires_grad:
         from .elementwise import cast
         return cast(t, dtype)
-    return Tensor._wrap(t.data.astype(dtype))
+    return Tensor._wrap(t.array.astype(dtype))
 
 
 def _scalar(x):

@@ -237,7 +237,7 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
 def _indices(x, kernel_size, stride, padding, dilation, ceil_mode):
     from ..autograd.function import Context
     ctx = Context((True,))                        # as if a gradient were wanted: forward then tracks the argmax
-    MaxPool2d.forward(ctx, x.data, kernel_size, stride, padding, dilation, ceil_mode)
+    MaxPool2d.forward(ctx, x.array, kernel_size, stride, padding, dilation, ceil_mode)
     return MaxPool2d.indices(ctx)
 
 

@@ -20,7 +20,7 @@ def _binary(function, name, a, b):
     except ValueError as error:
         if "broadcast" not in str(error):
             raise
-        raise broadcast_error(name, np.shape(getattr(a, "data", a)), np.shape(getattr(b, "data", b))) from None
+        raise broadcast_error(name, np.shape(getattr(a, "array", a)), np.shape(getattr(b, "array", b))) from None
 
 
 # ----------------------------------------------------------------------------- arithmetic
@@ -125,7 +125,7 @@ def div(input, other, *, rounding_mode=None):
                          "use rounding_mode=None")
     a, b = operands(input, other)
     if not _is_float(a) and not _is_float(b):     # true division of integers gives float32, as torch
-        a = Tensor._wrap(np.asarray(getattr(a, "data", a), dtype=np.float32))
+        a = Tensor._wrap(np.asarray(getattr(a, "array", a), dtype=np.float32))
     return _binary(Div, "div", a, b)
 
 
@@ -136,12 +136,12 @@ def neg(input):
 def pow(input, exponent):
     a, b = operands(input, exponent)
     if not isinstance(a, Tensor) and isinstance(b, Tensor):   # scalar ** tensor
-        a = np.asarray(a, dtype=b.data.dtype)
+        a = np.asarray(a, dtype=b.array.dtype)
     return _binary(Pow, "pow", a, b)
 
 
 def _is_float(x):
-    return (x.data.dtype.kind if isinstance(x, Tensor) else np.asarray(x).dtype.kind) == "f"
+    return (x.array.dtype.kind if isinstance(x, Tensor) else np.asarray(x).dtype.kind) == "f"
 
 
 true_divide = divide = div
@@ -360,17 +360,17 @@ def minimum(input, other):
 
 
 def where(condition, input, other):
-    condition = np.asarray(getattr(condition, "data", condition), dtype=bool)
+    condition = np.asarray(getattr(condition, "array", condition), dtype=bool)
     a, b = operands(input, other)
     if not isinstance(a, Tensor):
-        a = np.asarray(a, dtype=b.data.dtype)
+        a = np.asarray(a, dtype=b.array.dtype)
     if not isinstance(b, Tensor):
-        b = np.asarray(b, dtype=a.data.dtype)
+        b = np.asarray(b, dtype=a.array.dtype)
     try:
         return Where.apply(condition, a, b)
     except ValueError:
-        raise broadcast_error("where", condition.shape, np.shape(getattr(a, "data", a)),
-                              np.shape(getattr(b, "data", b))) from None
+        raise broadcast_error("where", condition.shape, np.shape(getattr(a, "array", a)),
+                              np.shape(getattr(b, "array", b))) from None
 
 
 # ----------------------------------------------------------------------------- activations
@@ -509,11 +509,11 @@ class Cast(Function):
 def cast(input, dtype):
     input = as_tensor(input)
     dtype = np.dtype(dtype)
-    if input.data.dtype == dtype:
+    if input.array.dtype == dtype:
         return input
     if input.requires_grad and dtype.kind == "f":
         return Cast.apply(input, dtype=dtype)
-    return Tensor._wrap(input.data.astype(dtype))
+    return Tensor._wrap(input.array.astype(dtype))
 
 
 # ----------------------------------------------------------------------------- no-grad results
@@ -521,9 +521,9 @@ def _compare(ufunc, name):
     def compare(input, other):
         a, b = operands(input, other)
         try:
-            return Tensor._wrap(ufunc(getattr(a, "data", a), getattr(b, "data", b)))
+            return Tensor._wrap(ufunc(getattr(a, "array", a), getattr(b, "array", b)))
         except ValueError:
-            raise broadcast_error(name, np.shape(getattr(a, "data", a)), np.shape(getattr(b, "data", b))) from None
+            raise broadcast_error(name, np.shape(getattr(a, "array", a)), np.shape(getattr(b, "array", b))) from None
     compare.__name__ = name
     compare.__doc__ = f"Elementwise ``{name}`` (a bool tensor, no gradient)."
     return compare
@@ -542,22 +542,22 @@ greater, less, greater_equal, less_equal, equal_elementwise, not_equal = gt, lt,
 
 
 def logical_not(input):
-    return Tensor._wrap(np.logical_not(as_tensor(input).data))
+    return Tensor._wrap(np.logical_not(as_tensor(input).array))
 
 
 def isnan(input):
-    return Tensor._wrap(np.isnan(as_tensor(input).data))
+    return Tensor._wrap(np.isnan(as_tensor(input).array))
 
 
 def isfinite(input):
-    return Tensor._wrap(np.isfinite(as_tensor(input).data))
+    return Tensor._wrap(np.isfinite(as_tensor(input).array))
 
 
 def equal(input, other) -> bool:
     """True when both have the same shape and elements (``torch.equal``)."""
-    a, b = as_tensor(input).data, as_tensor(other).data
+    a, b = as_tensor(input).array, as_tensor(other).array
     return a.shape == b.shape and bool(np.array_equal(a, b))
 
 
 def allclose(input, other, rtol=1e-05, atol=1e-08, equal_nan=False) -> bool:
-    return bool(np.allclose(as_tensor(input).data, as_tensor(other).data, rtol, atol, equal_nan))
+    return bool(np.allclose(as_tensor(input).array, as_tensor(other).array, rtol, atol, equal_nan))

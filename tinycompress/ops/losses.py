@@ -113,7 +113,7 @@ class NLLLoss(Function):
 def _class_loss(fn, name, input, target, weight, ignore_index, reduction, **extra):
     _check_reduction(reduction)
     input = as_tensor(input)
-    t = target.data if hasattr(target, "data") else np.asarray(target)
+    t = target.array if hasattr(target, "array") else np.asarray(target)
     if input.dtype.kind != "f":
         raise RuntimeError(f"{name}: input must be floating point, got {input.dtype}")
     if t.dtype.kind not in "iu":
@@ -130,7 +130,7 @@ def _class_loss(fn, name, input, target, weight, ignore_index, reduction, **extr
                          f"(valid: 0..{c - 1}, or ignore_index={ignore_index})")
     w = None
     if weight is not None:
-        w = weight.data if hasattr(weight, "data") else np.asarray(weight)
+        w = weight.array if hasattr(weight, "array") else np.asarray(weight)
         if w.shape != (c,):
             raise ValueError(f"{name}: weight must have shape ({c},) (one per class), got {w.shape}")
         w = w.astype(input.dtype, copy=False)
@@ -288,14 +288,14 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 def _opt(x, dtype):
     if x is None:
         return None
-    return x.to(dtype) if hasattr(x, "data") and x.dtype != dtype else as_tensor(x).to(dtype)
+    return x.to(dtype) if hasattr(x, "array") and x.dtype != dtype else as_tensor(x).to(dtype)
 
 
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """torch.nn.functional.binary_cross_entropy on probabilities in [0, 1]; logs clamped at −100."""
     _check_reduction(reduction)
     input, target = _pair("binary_cross_entropy", input, target)
-    if ((input.data < 0) | (input.data > 1)).any():
+    if ((input.array < 0) | (input.array > 1)).any():
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                            "(use binary_cross_entropy_with_logits for raw scores)")
     return BCELoss.apply(input, target, _opt(weight, input.dtype), reduction=reduction)

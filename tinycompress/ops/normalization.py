@@ -76,7 +76,7 @@ class BatchNorm(Function):
 
 
 def _array(t):
-    return None if t is None else (t.data if hasattr(t, "data") and not isinstance(t, np.ndarray) else t)
+    return None if t is None else (t.array if hasattr(t, "array") and not isinstance(t, np.ndarray) else t)
 
 
 def batch_norm(input, running_mean, running_var, weight=None, bias=None, training=False, momentum=0.1, eps=1e-5):
@@ -93,7 +93,7 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
     for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight), ("bias", bias)):
         if t is not None and tuple(t.shape) != (c,):
             raise RuntimeError(f"batch_norm: {name} should have shape ({c},) for input {input.shape}, got {tuple(t.shape)}")
-    if training and input.data.size // c <= 1:
+    if training and input.array.size // c <= 1:
         raise ValueError(f"Expected more than 1 value per channel when training, got input size {input.shape}")
     if not training and (running_mean is None or running_var is None):
         raise ValueError("batch_norm: running_mean and running_var are required when training=False")

@@ -263,7 +263,7 @@ class LogSumExp(Function):
 # ----------------------------------------------------------------------------- public functions
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     input = as_tensor(input)
-    if dtype is None and input.data.dtype.kind in "bui":
+    if dtype is None and input.array.dtype.kind in "bui":
         dtype = np.int64                      # torch sums integers and bools into int64
     return Sum.apply(input, axis=_axes(dim, input.ndim, "sum"), keepdim=keepdim, dtype=dtype)
 
@@ -272,7 +272,7 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
     input = as_tensor(input)
     if dtype is not None:
         input = input.to(dtype)
-    if input.data.dtype.kind != "f":
+    if input.array.dtype.kind != "f":
         raise RuntimeError(f"mean: input dtype should be floating point, got {input.dtype}: "
                            "pass dtype=tc.float32 or call .float() first")
     return Mean.apply(input, axis=_axes(dim, input.ndim, "mean"), keepdim=keepdim)
@@ -309,7 +309,7 @@ def prod(input, dim=None, keepdim=False):
 
 def _extreme(input, dim, keepdim, largest, name):
     input = as_tensor(input)
-    if input.data.size == 0:
+    if input.array.size == 0:
         raise RuntimeError(f"{name}(): cannot reduce an empty tensor")
     if dim is None:
         return Extreme.apply(input, axis=None, keepdim=False, largest=largest)
@@ -355,7 +355,7 @@ def norm(input, p="fro", dim=None, keepdim=False):
 
 
 def argmax(input, dim=None, keepdim=False):
-    x = as_tensor(input).data
+    x = as_tensor(input).array
     if dim is None:                                  # index into the flattened tensor
         return Tensor._wrap(np.asarray(np.argmax(x), dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     (axis,) = normalize_dim(dim, x.ndim, "argmax")
@@ -363,7 +363,7 @@ def argmax(input, dim=None, keepdim=False):
 
 
 def argmin(input, dim=None, keepdim=False):
-    x = as_tensor(input).data
+    x = as_tensor(input).array
     if dim is None:                                  # index into the flattened tensor
         return Tensor._wrap(np.asarray(np.argmin(x), dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     (axis,) = normalize_dim(dim, x.ndim, "argmin")

@@ -170,9 +170,9 @@ def _is_basic(index) -> bool:
 def unwrap_index(index):
     """An index with Tensors replaced by their arrays (bool and integer tensors index like arrays)."""
     if isinstance(index, Tensor):
-        return index.data
+        return index.array
     if isinstance(index, tuple):
-        return tuple(i.data if isinstance(i, Tensor) else i for i in index)
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
         return np.asarray(index)
     return index
@@ -185,7 +185,7 @@ def reshape(input, *shape):
     try:
         return Reshape.apply(input, shape=shape)
     except ValueError:
-        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {input.data.size} "
+        raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {input.array.size} "
                            f"(shape {input.shape})") from None
 
 
@@ -373,7 +373,7 @@ def getitem(input, index):
 
 def masked_fill(input, mask, value):
     input = as_tensor(input)
-    mask = np.asarray(getattr(mask, "data", mask))
+    mask = np.asarray(getattr(mask, "array", mask))
     if mask.dtype != bool:
         raise TypeError(f"masked_fill: mask must be a bool tensor, got {mask.dtype}")
     if isinstance(value, Tensor):

@@ -50,15 +50,15 @@ class Adam(Optimizer):
                 state = self.state[p]
                 if len(state) == 0:
                     state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
+                    state["exp_avg"] = np.zeros_like(p.array)
+                    state["exp_avg_sq"] = np.zeros_like(p.array)
                     if amsgrad:
-                        state["max_exp_avg_sq"] = np.zeros_like(p.data)
+                        state["max_exp_avg_sq"] = np.zeros_like(p.array)
                 state["step"] += 1
                 t = state["step"]
                 step_size = lr / (1 - beta1 ** t)
                 bias_correction2_sqrt = (1 - beta2 ** t) ** 0.5
-                arrays = (p.data, p.grad.data, state["exp_avg"], state["exp_avg_sq"])
+                arrays = (p.array, p.grad.array, state["exp_avg"], state["exp_avg_sq"])
                 if amsgrad:
                     arrays += (state["max_exp_avg_sq"],)
                 for theta, grad, m, v, *rest in self._blocks(arrays, 3):

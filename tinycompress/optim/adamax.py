@@ -41,11 +41,11 @@ class Adamax(Optimizer):
                 state = self.state[p]
                 if len(state) == 0:
                     state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_inf"] = np.zeros_like(p.data)
+                    state["exp_avg"] = np.zeros_like(p.array)
+                    state["exp_inf"] = np.zeros_like(p.array)
                 state["step"] += 1
                 clr = lr / (1 - beta1 ** state["step"])
-                arrays = (p.data, p.grad.data, state["exp_avg"], state["exp_inf"])
+                arrays = (p.array, p.grad.array, state["exp_avg"], state["exp_inf"])
                 for theta, grad, m, u, gbuf, tmp in self._blocks(arrays, 2):
                     g = _effective_grad(theta, grad, group["maximize"], wd, gbuf)
                     _lerp_(m, g, 1 - beta1, tmp)                            # m = β1·m + (1 − β1)·g

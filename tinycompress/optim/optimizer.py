@@ -11,7 +11,7 @@ per-parameter state keyed by the parameter object itself (never by ``id()``).
 
 so it holds only arrays and Python scalars and can be written to ``.npz`` by ``tc.save``.
 
-Updates run on the raw arrays (``p.data``), in place, block by block (``Optimizer._blocks``)
+Updates run on the raw arrays (``p.array``), in place, block by block (``Optimizer._blocks``)
 with reusable work arrays, so a step allocates nothing in the steady state.
 """
 from __future__ import annotations
@@ -113,7 +113,7 @@ class Optimizer:
                     p.grad = None
                 else:
                     p.grad.detach_()
-                    p.grad.data[...] = 0
+                    p.grad.array[...] = 0
 
     def step(self, closure=None):
         """Perform one optimization step; ``closure`` re-evaluates the model and returns the loss."""
@@ -185,15 +185,15 @@ class Optimizer:
     @staticmethod
     def _cast_state(param: Tensor, index, name, value):
         if isinstance(value, Tensor):
-            value = value.data
+            value = value.array
         if name == "step":
             return int(np.asarray(value).item())
         if isinstance(value, np.ndarray):
-            if value.shape != param.data.shape:
+            if value.shape != param.array.shape:
                 raise ValueError(f"loaded optimizer state {name!r} of parameter {index} has shape {value.shape}, "
-                                 f"but the parameter has shape {param.data.shape}: the state dict belongs to "
+                                 f"but the parameter has shape {param.array.shape}: the state dict belongs to "
                                  "another model")
-            dtype = param.data.dtype if param.data.dtype.kind == "f" else value.dtype
+            dtype = param.array.dtype if param.array.dtype.kind == "f" else value.dtype
             return np.array(value, dtype=dtype, copy=True)
         return value
 
@@ -203,8 +203,8 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is None:
                 continue
-            if p.grad.shape != p.data.shape:
-                raise RuntimeError(f"{type(self).__name__}: a parameter of shape {p.data.shape} has a gradient of "
+            if p.grad.shape != p.array.shape:
+                raise RuntimeError(f"{type(self).__name__}: a parameter of shape {p.array.shape} has a gradient of "
                                    f"shape {p.grad.shape}; set p.grad to a tensor of the parameter's shape")
             yield p
 

@@ -44,13 +44,13 @@ class RMSprop(Optimizer):
                 state = self.state[p]
                 if len(state) == 0:
                     state["step"] = 0
-                    state["square_avg"] = np.zeros_like(p.data)
+                    state["square_avg"] = np.zeros_like(p.array)
                     if momentum > 0:
-                        state["momentum_buffer"] = np.zeros_like(p.data)
+                        state["momentum_buffer"] = np.zeros_like(p.array)
                     if centered:
-                        state["grad_avg"] = np.zeros_like(p.data)
+                        state["grad_avg"] = np.zeros_like(p.array)
                 state["step"] += 1
-                arrays = (p.data, p.grad.data, state["square_avg"])
+                arrays = (p.array, p.grad.array, state["square_avg"])
                 if momentum > 0:
                     arrays += (state["momentum_buffer"],)
                 if centered:

@@ -41,7 +41,7 @@ class SGD(Optimizer):
             nesterov, maximize = group["nesterov"], group["maximize"]
             for p in self._params_with_grad(group):
                 if momentum == 0:
-                    for theta, grad, gbuf, tmp in self._blocks((p.data, p.grad.data), 2):
+                    for theta, grad, gbuf, tmp in self._blocks((p.array, p.grad.array), 2):
                         g = _effective_grad(theta, grad, maximize, wd, gbuf)
                         np.multiply(g, lr, out=tmp)
                         theta -= tmp                                        # θ − lr·g
@@ -49,8 +49,8 @@ class SGD(Optimizer):
                 state = self.state[p]
                 first = state.get("momentum_buffer") is None
                 if first:
-                    state["momentum_buffer"] = np.empty_like(p.data)
-                for theta, grad, b, gbuf, tmp in self._blocks((p.data, p.grad.data, state["momentum_buffer"]), 2):
+                    state["momentum_buffer"] = np.empty_like(p.array)
+                for theta, grad, b, gbuf, tmp in self._blocks((p.array, p.grad.array, state["momentum_buffer"]), 2):
                     g = _effective_grad(theta, grad, maximize, wd, gbuf)
                     if first:
                         np.copyto(b, g)                                     # b = g on the first step

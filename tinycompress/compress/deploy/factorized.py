@@ -27,18 +27,18 @@ def _conv_meta(kernel, stride, padding, dilation) -> dict:
 def factor_ops(name: str, layer) -> list[MatOp]:
     """The deployed ops of one ``LinearSVD`` / ``Conv2dSVD`` (two thin layers, or one dense if smaller)."""
     from ..lowrank import Conv2dSVD
-    bias = None if layer.bias is None else layer.bias.data.copy()
+    bias = None if layer.bias is None else layer.bias.array.copy()
     if layer.factor_params() >= layer.dense_params():             # factors would not save anything
-        w = layer.weight.data
+        w = layer.weight.array
         conv = None
         if isinstance(layer, Conv2dSVD):
             conv = _conv_meta(w.shape[2:], layer.stride, layer.padding, layer.dilation)
         return [MatOp(np.ascontiguousarray(w.reshape(w.shape[0], -1)), bias, conv, name)]
     if not isinstance(layer, Conv2dSVD):
-        U, s, V = (p.data for p in (layer.U, layer.s, layer.V))
+        U, s, V = (p.array for p in (layer.U, layer.s, layer.V))
         return [MatOp(np.ascontiguousarray((V * s).T), None, None, f"{name}.V"),
                 MatOp(np.ascontiguousarray(U), bias, None, f"{name}.U")]
-    first, second = (k.data for k in layer.factor_kernels())
+    first, second = (k.array for k in layer.factor_kernels())
     (sh, sw), (ph, pw), (dh, dw) = layer.stride, layer.padding, layer.dilation
     if layer.decomposition == "channel":
         convs = (_conv_meta(first.shape[2:], (sh, sw), (ph, pw), (dh, dw)), _conv_meta((1, 1), (1, 1), (0, 0), (1, 1)))

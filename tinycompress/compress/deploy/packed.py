@@ -109,18 +109,18 @@ class PackedModel:
                 if x.ndim != 2 or x.shape[1] != int(a["n"]):
                     raise ValueError(f"stage {i} ({kind}): expected input (N, {int(a['n'])}), got {x.shape}")
                 x = F.linear(tensor(x.astype(np.float32, copy=False)), tensor(self._float_weight(i, a)),
-                             tensor(a["bias"]) if "bias" in a else None).data
+                             tensor(a["bias"]) if "bias" in a else None).array
             elif kind == "threshold":                    # folded BatchNorm + sign
                 plus = np.where(a["flip"], x <= a["threshold"], x >= a["threshold"])
                 x, state = pack_signs(np.where(plus, 1, -1).astype(np.int8)), "bits"
             elif kind == "batchnorm":                    # the library's own F.batch_norm: same numerics
                 x = F.batch_norm(tensor(x.astype(np.float32, copy=False)), tensor(a["running_mean"]),
                                  tensor(a["running_var"]), tensor(a["weight"]), tensor(a["bias"]), False, 0.0,
-                                 float(a["eps"])).data
+                                 float(a["eps"])).array
                 state = "float"
             elif kind == "linear":
                 x = F.linear(tensor(x.astype(np.float32, copy=False)), tensor(a["weight"]),
-                             tensor(a["bias"]) if "bias" in a else None).data
+                             tensor(a["bias"]) if "bias" in a else None).array
                 state = "float"
             elif kind == "relu":
                 x = np.maximum(x, 0)
@@ -163,7 +163,7 @@ class PackedModel:
 # pack
 # ------------------------------------------------------------------------------------------------
 def _f32(t) -> np.ndarray:
-    return np.asarray(t.data if hasattr(t, "data") else t, dtype=np.float32).copy()
+    return np.asarray(t.array if hasattr(t, "array") else t, dtype=np.float32).copy()
 
 
 def _bn_threshold(bn, n: int):
@@ -172,7 +172,7 @@ def _bn_threshold(bn, n: int):
     from ... import no_grad, tensor
     grid = np.arange(-n, n + 1, dtype=np.float32)
     with no_grad():
-        y = bn(tensor(np.repeat(grid[:, None], bn.num_features, axis=1))).data
+        y = bn(tensor(np.repeat(grid[:, None], bn.num_features, axis=1))).array
     plus = y >= 0                                    # (2n+1, C); monotone in z for each neuron
     count = plus.sum(0)
     flip = _f32(bn.weight) < 0 if bn.weight is not None else np.zeros(bn.num_features, bool)
@@ -198,7 +198,7 @@ def pack(model) -> PackedModel:
 
     for j, m in enumerate(layers):
         if isinstance(m, BinarizedLinear):
-            w = m.weight.data
+            w = m.weight.array
             arrays = {"weight_bits": pack_signs(w), "n": np.array(w.shape[1], np.int64)}
             if m.bias is not None:
                 arrays["bias"] = _f32(m.bias)

@@ -206,7 +206,7 @@ class SparseModel:
         self.meta = dict(meta or {})        # JSON-able provenance (model name, recipe); not counted in nbytes
 
     def __call__(self, x):
-        x = np.asarray(getattr(x, "data", x))
+        x = np.asarray(getattr(x, "array", x))
         for op in self.ops:
             x = op(x, self.use_scipy)
         return x
@@ -297,7 +297,7 @@ def _to_ops(model):
         if isinstance(m, _SVDFactors):                  # before Linear/Conv2d: LinearSVD subclasses Linear
             ops.extend(factor_ops(name, m))
         elif isinstance(m, nn.Linear):
-            b = None if m.bias is None else m.bias.data.copy()
+            b = None if m.bias is None else m.bias.array.copy()
             ops.append(MatOp(effective_weight(m), b, None, name))
         elif conv_t is not None and isinstance(m, conv_t):
             if (getattr(m, "groups", 1) != 1 or getattr(m, "padding_mode", "zeros") != "zeros"
@@ -308,16 +308,16 @@ def _to_ops(model):
             w = effective_weight(m)
             conv = {"kernel": tuple(w.shape[2:]), "stride": _pair(m.stride),
                     "padding": (0, 0) if m.padding == "valid" else _pair(m.padding), "dilation": _pair(m.dilation)}
-            ops.append(MatOp(w.reshape(w.shape[0], -1), None if m.bias is None else m.bias.data.copy(), conv, name))
+            ops.append(MatOp(w.reshape(w.shape[0], -1), None if m.bias is None else m.bias.array.copy(), conv, name))
         elif bn_t and isinstance(m, bn_t):
             if m.track_running_stats and m.running_mean is not None:
-                mean, var = m.running_mean.data, m.running_var.data
+                mean, var = m.running_mean.array, m.running_var.array
             else:
                 raise ValueError(f"to_sparse: {name} (BatchNorm) has no running statistics to deploy with")
             scale = 1.0 / np.sqrt(var + m.eps)
             shift = -mean * scale
             if m.affine:
-                scale, shift = scale * m.weight.data, shift * m.weight.data + m.bias.data
+                scale, shift = scale * m.weight.array, shift * m.weight.array + m.bias.array
             ops.append(AffineOp(scale.astype(mean.dtype), shift.astype(mean.dtype)))
         elif isinstance(m, nn.ReLU):
             ops.append(ReLUOp())
