@@ -258,11 +258,11 @@ class BinarizedLinear(nn.Linear):
         return super().extra_repr() + f", binarize_input={self.binarize_input}"
 
 
-def quantize_conv_weight(w: np.ndarray, weight_quant="binary", scale="channel") -> np.ndarray:
-    """Seed 001's weight quantizer, done for real: ``W_c = clip(W - mean_in(W), -1, 1)``
-    (mean over the input-channel dim), then ``Q = sign(W_c)`` (binary) or TWN ternary of ``W_c``
-    (per output channel), times ``α`` per output channel if ``scale='channel'``:
-    ``α = mean|W_c|`` (XNOR-Net) for binary, ``α = mean of |W_c| over the kept entries`` (TWN)."""
+def _quantize_conv(w: np.ndarray, weight_quant: str) -> tuple[np.ndarray, np.ndarray]:
+    """Seed 001's weight quantizer, done for real: ``W_c = clip(W - mean_in(W), -1, 1)`` (mean over the
+    input-channel dim), then ``Q = sign(W_c)`` (binary) or the TWN ternary of ``W_c`` (per output channel),
+    and per output channel ``α = mean|W_c|`` (XNOR-Net) for binary, ``α = mean of |W_c| over the kept
+    entries`` (TWN) for ternary. Returns (Q, α (O, 1, 1, 1))."""
     w_c = np.clip(w - w.mean(axis=1, keepdims=True), -1, 1)
     dims = tuple(range(1, w.ndim))
     if weight_quant == "binary":
@@ -273,9 +273,26 @@ def quantize_conv_weight(w: np.ndarray, weight_quant="binary", scale="channel") 
         keep = a > 0.7 * np.mean(a, axis=dims, keepdims=True)
         q = (np.sign(w_c) * keep).astype(w.dtype)
         alpha = np.sum(a * keep, axis=dims, keepdims=True) / np.maximum(np.sum(keep, axis=dims, keepdims=True), 1)
-    if scale == "channel":
-        q = q * alpha
-    return q.astype(w.dtype, copy=False)
+    return q.astype(w.dtype, copy=False), alpha.astype(w.dtype, copy=False)
+
+
+def quantize_conv_weight(w: np.ndarray, weight_quant="binary", scale="channel") -> np.ndarray:
+    """``Q`` of :func:`_quantize_conv` (±1, or −1/0/+1 ternary), times ``α`` per output channel if
+    ``scale='channel'``."""
+    q, alpha = _quantize_conv(w, weight_quant)
+    return (q * alpha).astype(w.dtype, copy=False) if scale == "channel" else q
+
+
+def conv_weight_scale(w: np.ndarray, weight_quant="binary") -> np.ndarray:
+    """XNOR-Net's per-output-channel ``α`` of :func:`_quantize_conv`, shape (O,)."""
+    return _quantize_conv(w, weight_quant)[1].reshape(-1)
+
+
+def binary_conv_weight(layer) -> tuple[np.ndarray, np.ndarray | None]:
+    """(Q, α or None) a :class:`BinarizedConv2d` computes with: ``y = conv(x_b, Q)·α + b``."""
+    w = layer.weight.array
+    q, alpha = _quantize_conv(w, layer.weight_quant)
+    return q, (alpha.reshape(-1) if layer.scale == "channel" else None)
 
 
 class QuantizeConvWeight(Function):
@@ -292,10 +309,17 @@ class QuantizeConvWeight(Function):
 
 
 class BinarizedConv2d(nn.Conv2d):
-    """Seed 001's ``Conv2d_Q``: activations binarized with the saturating STE (if
-    ``binarize_input``), weights quantized by :func:`quantize_conv_weight` with the identity STE.
+    """Seed 001's ``Conv2d_Q``: activations binarized with the saturating STE (if ``binarize_input``),
+    weights quantized by :func:`quantize_conv_weight` with the identity STE, in XNOR-Net's form::
 
-    The seed's code writes ``w.array.sub(mean)`` and ``w.array.clamp(-1, 1)``; neither is in place,
+        y = (x_b ⊛ Q) ⊙ α + b        Q = sign(W_c) (or ternary), α = mean|W_c| per output channel
+
+    ``x_b ⊛ Q`` is a convolution of ±1 (or 0) numbers: an exact integer in float32, which is what lets
+    the packed deployment (XNOR-popcount) reproduce it bit for bit. α is a constant of W (no gradient
+    flows through it, as in seed 001 where it is computed on ``.data``), so ∂W = α ⊙ (∂ of the
+    ±1-weight convolution), XNOR-Net's gradient without its 1/n term.
+
+    The seed's code writes ``w.data.sub(mean)`` and ``w.data.clamp(-1, 1)``; neither is in place,
     so its mean-centering and clamping do nothing. Here both are applied (to the forward's copy of
     the weights; the latent weights themselves are clipped by :class:`ClipWeights`)."""
 
@@ -312,12 +336,22 @@ class BinarizedConv2d(nn.Conv2d):
         self.scale = scale
 
     def quantized_weight(self):
+        """``Q·α`` (the effective kernel; the forward applies α after the convolution instead)."""
         return QuantizeConvWeight.apply(self.weight, weight_quant=self.weight_quant, scale=self.scale)
+
+    def scale_output(self, y):
+        """``y ⊙ α + b`` per output channel (axis 1), on the result of the ±1 convolution."""
+        if self.scale == "channel":
+            alpha = conv_weight_scale(self.weight.array, self.weight_quant)
+            y = y * Tensor(alpha.reshape(1, -1, 1, 1))
+        if self.bias is not None:
+            y = y + self.bias.reshape(1, -1, 1, 1)
+        return y
 
     def forward(self, input):
         x = SignSTE.apply(input, ste="saturate") if self.binarize_input else input
-        return F.conv2d(x, self.quantized_weight(), self.bias, self.stride, self.padding,
-                        self.dilation, self.groups)
+        q = QuantizeConvWeight.apply(self.weight, weight_quant=self.weight_quant, scale=None)
+        return self.scale_output(F.conv2d(x, q, None, self.stride, self.padding, self.dilation, self.groups))
 
     def extra_repr(self):
         return (super().extra_repr() + f", binarize_input={self.binarize_input}, "

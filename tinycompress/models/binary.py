@@ -40,6 +40,10 @@ class TnnBinConv2d(nn.Module):
         x = self.bn(self.tnn_bin_conv(x))
         return self.relu(x) if self.last_relu else x
 
+    def deploy_layers(self) -> list:
+        """The layers ``forward`` runs, in order (how ``export`` reads this block)."""
+        return [self.tnn_bin_conv, self.bn] + ([self.relu] if self.last_relu else [])
+
 
 @register("nin_bnn", Recipe(optimizer="adam", lr=0.01, batch_size=100, test_batch_size=100, epochs=100,
                             scheduler={"name": "step", "step_size": 40, "gamma": 0.1},
@@ -64,4 +68,27 @@ def nin_bnn(cfg=(192, 160, 96, 192, 192, 192, 192, 192), num_classes: int = 10, 
         nn.ReLU(),
         nn.AvgPool2d(kernel_size=8, stride=1),
         nn.Flatten(),
+    )
+
+
+@register("bnn_conv", Recipe(optimizer="adam", lr=0.005, batch_size=100, test_batch_size=1000, epochs=6,
+                             scheduler={"name": "cosine", "T_max": 6, "eta_min": 0.0},
+                             normalize="half", input="image", callbacks=("clip_weights",), seed_doc="001"))
+def bnn_conv(num_classes: int = 10, widths=(32, 64, 128), hidden: int = 256):
+    """A binarized conv net for 1×28×28 MNIST in the BNN paper's style (seed 001): the first and last
+    layers float, binary weights and activations in between, each binary layer followed by (max pool
+    and) BatchNorm whose sign is the next layer's input; no α (the BatchNorm after each layer absorbs
+    any per-channel scale), no bias, latent weights clipped to [-1, 1] (the recipe's ClipWeights).
+
+    Conv(1→32, 5×5, pad 2) → MaxPool 2 → BN → [±1 conv 32→64 3×3 pad 1 → MaxPool 2 → BN]
+    → [±1 conv 64→128 3×3 pad 1 → MaxPool 2 → BN] → Flatten → [±1 linear 1152→256 → BN] → Linear(256, 10).
+    Deployed packed, every binary layer is XNOR-popcount and every BN + sign an integer threshold."""
+    c1, c2, c3 = widths
+    return nn.Sequential(
+        nn.Conv2d(1, c1, 5, padding=2, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(c1),
+        BinarizedConv2d(c1, c2, 3, padding=1, bias=False, scale=None), nn.MaxPool2d(2), nn.BatchNorm2d(c2),
+        BinarizedConv2d(c2, c3, 3, padding=1, bias=False, scale=None), nn.MaxPool2d(2), nn.BatchNorm2d(c3),
+        nn.Flatten(),
+        BinarizedLinear(c3 * 3 * 3, hidden), nn.BatchNorm1d(hidden),
+        nn.Linear(hidden, num_classes),
     )

@@ -78,6 +78,12 @@ class BasicBlock(nn.Module):
         out = self.bn2(self.conv2(out))
         return F.relu(out + self.shortcut(x))
 
+    def deploy_layers(self) -> list:
+        """``forward`` as ``export`` reads it: relu(main(x) + shortcut(x))."""
+        from ..compress.deploy import Residual
+        main = [self.conv1, self.bn1, nn.ReLU(), self.conv2, self.bn2]
+        return [Residual(main, list(self.shortcut)), nn.ReLU()]
+
 
 class ResNet(nn.Module):
     """The CIFAR ResNet: 3×3 stem (no max-pool), four stages, global average pool, linear classifier."""
@@ -105,6 +111,11 @@ class ResNet(nn.Module):
         out = self.layer4(self.layer3(self.layer2(self.layer1(out))))
         out = F.adaptive_avg_pool2d(out, 1)
         return self.linear(out.reshape(out.shape[0], -1))
+
+    def deploy_layers(self) -> list:
+        """``forward`` as ``export`` reads it."""
+        return [self.conv1, self.bn1, nn.ReLU(), self.layer1, self.layer2, self.layer3, self.layer4,
+                nn.AdaptiveAvgPool2d(1), nn.Flatten(), self.linear]
 
 
 @register("resnet18", _RESNET)
