@@ -20,7 +20,7 @@ import numpy as np
 
 import tinycompress as tc
 from tinycompress import models
-from tinycompress.compress.deploy.packed import pack
+from tinycompress.compress.deploy import pack
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from twins import torch_twin  # noqa: E402  (seed 000's network written as the seed writes it)

@@ -4,7 +4,7 @@
     python examples/mnist_bnn.py --epochs 1 --max-steps 20  # a smoke run
     python examples/mnist_bnn.py --clip-weights             # the paper's latent-weight clipping
 
-Trains with ``tinycompress.train.fit``, packs the model with ``compress.deploy.packed.pack``,
+Trains with ``tinycompress.train.fit``, packs the model with ``compress.deploy.pack``,
 and compares float vs packed size, accuracy and agreement on the test set.
 """
 import argparse
@@ -16,7 +16,7 @@ import numpy as np
 import tinycompress as tc
 from tinycompress import models
 from tinycompress.compress.binary import ClipWeights
-from tinycompress.compress.deploy.packed import PackedModel, pack
+from tinycompress.compress.deploy import load_deployed, pack
 from tinycompress.train import evaluate, fit, make_optimizer, make_scheduler, mnist_loaders
 
 
@@ -45,7 +45,7 @@ def main(argv=None):
     model.eval()
     packed = pack(model)
     packed.save(args.out)
-    packed = PackedModel.load(args.out)
+    packed = load_deployed(args.out)
     xs, ys, float_pred, packed_pred = [], [], [], []
     t_float = t_packed = 0.0
     for x, y in test_loader:

@@ -15,7 +15,7 @@ import numpy as np
 import tinycompress as tc
 from tinycompress import models
 from tinycompress.compress import prune
-from tinycompress.compress.deploy.sparse import to_sparse
+from tinycompress.compress.deploy import to_sparse
 from tinycompress.train import evaluate, fit, make_optimizer, mnist_loaders
 
 

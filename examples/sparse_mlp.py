@@ -5,7 +5,7 @@
     python examples/sparse_mlp.py --ratio 0 0.9 0            # remove 90% of fc2's connections
 
 Trains with ``tinycompress.train.fit``; the masks never change and the masked weights stay exactly
-zero; then deploys with ``compress.deploy.sparse.to_sparse`` and checks the deployed predictions.
+zero; then deploys with ``compress.deploy.to_sparse`` and checks the deployed predictions.
 """
 import argparse
 import sys
@@ -14,7 +14,7 @@ import numpy as np
 
 import tinycompress as tc
 from tinycompress import models
-from tinycompress.compress.deploy.sparse import SparseModel, to_sparse
+from tinycompress.compress.deploy import load_deployed, to_sparse
 from tinycompress.compress.prune import sparsity_table
 from tinycompress.train import fit, make_optimizer, make_scheduler, mnist_loaders
 
@@ -48,7 +48,7 @@ def main(argv=None):
     model.eval()
     deployed = to_sparse(model)
     deployed.save(args.out)
-    deployed = SparseModel.load(args.out)
+    deployed = load_deployed(args.out)
     ys, ref, dep = [], [], []
     for x, y in test_loader:
         with tc.no_grad():

@@ -513,6 +513,26 @@ def conv_configs(draw, max_channels=4, max_side=7):
                 padding=p, dilation=d)
 
 
+@st.composite
+def binary_conv_geometries(draw, max_side=9):
+    """A two-layer binarized conv chain (tests/compress/test_packed.py): channels that cross 8/16/32/64-bit
+    word boundaries, kernel, stride, padding, dilation and groups of each layer, an optional max pool before
+    or after the BatchNorm, weight quantizer, α, bias and the input size, all valid for the chain."""
+    def conv(c_in):
+        groups = draw(st.sampled_from([g for g in (1, 2, 3) if c_in % g == 0]))
+        c_out = groups * draw(st.integers(1, 3 if groups > 1 else 70))
+        k, d = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+        return dict(c_in=c_in, c_out=c_out, kernel_size=k, stride=draw(st.integers(1, 2)),
+                    padding=draw(st.integers(0, 2)), dilation=d, groups=groups,
+                    weight_quant=draw(st.sampled_from(["binary", "ternary"])),
+                    scale=draw(st.sampled_from(["channel", None])), bias=draw(st.booleans()))
+    first = conv(draw(st.sampled_from([1, 2, 3, 7, 8, 9, 17, 33, 65])))
+    second = conv(first["c_out"])
+    return dict(first=first, second=second, n=draw(st.integers(1, 3)), h=draw(st.integers(5, max_side)),
+                w=draw(st.integers(5, max_side)), pool=draw(st.sampled_from([None, "before_bn", "after_bn"])),
+                float_input=draw(st.booleans()))
+
+
 # =====================================================================================
 # Section: nn core (tests/nn/test_linear.py, test_loss.py, test_activation.py)
 # =====================================================================================

@@ -90,15 +90,75 @@ def _parser() -> argparse.ArgumentParser:
     ex = sub.add_parser("export", help="turn a trained checkpoint into its deployed (compressed) form")
     ex.add_argument("--checkpoint", required=True)
     ex.add_argument("--out", required=True)
-    ex.add_argument("--format", choices=["auto", "packed", "sparse", "factorized"], default="auto")
+    ex.add_argument("--format", choices=["auto", "dense", "sparse", "factorized", "packed"], default="auto",
+                    help="auto: the model family's format (packed bits, CSR, thin factors, dense float)")
 
     from .compare import add_compare_arguments
-    from .compress.report import add_report_arguments
-    add_report_arguments(sub.add_parser("report", help="per-layer parameters, bytes and MACs of a checkpoint or a "
-                                        "deployed file"))
+    _report_arguments(sub.add_parser("report", help="per-layer parameters, bytes and MACs of a checkpoint or a "
+                                     "deployed file"))
     add_compare_arguments(sub.add_parser("compare", help="train one MLP dense, binarized, pruned and low-rank on "
                                          "MNIST; deploy each; table and plot"))
     return parser
+
+
+def _report_arguments(parser) -> None:
+    """The ``tinycompress report`` flags: ``--checkpoint FILE | --packed FILE``, ``--json``, ``--input-shape``."""
+    src = parser.add_mutually_exclusive_group(required=True)
+    src.add_argument("--checkpoint", help="a training checkpoint (OUT/last.npz); its export(model) is measured")
+    src.add_argument("--packed", help="a deployed .npz written by `tinycompress export`")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of a table")
+    parser.add_argument("--input-shape", default=None, help="e.g. 1,784 or 1,1,28,28 (default: from the recipe)")
+
+
+#: the per-sample input shape (batch 1) of each recipe ``input`` layout
+INPUT_SHAPES = {"flat": (1, 784), "image": (1, 1, 28, 28), "image32x3": (1, 3, 32, 32)}
+
+
+def _parse_shape(text: str) -> tuple:
+    try:
+        shape = tuple(int(s) for s in str(text).replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise SystemExit(f"error: --input-shape {text!r}: give positive integers separated by commas, e.g. 1,784")
+    return shape
+
+
+def _input_shape(recipe: dict, explicit=None) -> tuple:
+    """``--input-shape`` if given, else the recipe's input layout."""
+    if explicit:
+        return _parse_shape(explicit)
+    layout = (recipe or {}).get("input", "flat")
+    if layout not in INPUT_SHAPES:
+        raise SystemExit(f"error: unknown input layout {layout!r}; give --input-shape")
+    return INPUT_SHAPES[layout]
+
+
+def model_from_checkpoint(path):
+    """``(model, config, state)`` of a training checkpoint: the registered model its config names, built
+    and given the checkpoint's weights (and structure: pruning masks, truncated ranks). The one
+    "checkpoint -> built model" path of eval, export, report and resume."""
+    from .train import load_checkpoint
+    state = load_checkpoint(path)
+    config = json.loads(state["config"])
+    model = models.build(config["model"])
+    load_model_state(model, state["model"])
+    return model, config, state
+
+
+def cmd_report(args) -> int:
+    """``tinycompress report``: the report of ``--checkpoint`` (its export measured) or ``--packed``."""
+    from .compress.report import report
+    if args.packed:
+        from .compress.deploy import load_deployed
+        model = load_deployed(args.packed)
+        recipe = model.meta.get("recipe") or {}
+    else:
+        model, config, _ = model_from_checkpoint(args.checkpoint)
+        recipe = config["recipe"]
+    result = report(model, _input_shape(recipe, getattr(args, "input_shape", None)))
+    print(result.to_json() if getattr(args, "json", False) else result.table())
+    return 0
 
 
 def _family_train_arguments(train) -> None:
@@ -187,7 +247,6 @@ def _finetune_recipe(recipe, family):
 
 def cmd_train(args) -> int:
     import tinycompress as tc
-    from .train import load_checkpoint
 
     out = args.out or os.path.join("runs", args.model or DEFAULT_MODEL)
     last = os.path.join(out, "last.npz")
@@ -196,8 +255,7 @@ def cmd_train(args) -> int:
         if not os.path.exists(last):
             print(f"error: --resume: no checkpoint at {last}; start a run with --out {out} first", file=sys.stderr)
             return 2
-        state = load_checkpoint(last)
-        config = json.loads(state["config"])
+        model, config, state = model_from_checkpoint(last)
         if args.epochs is not None and config["phase"] == "train":
             config["recipe"]["epochs"] = args.epochs
     else:
@@ -205,7 +263,8 @@ def cmd_train(args) -> int:
         if os.path.exists(os.path.join(out, "metrics.jsonl")):
             os.remove(os.path.join(out, "metrics.jsonl"))
     tc.manual_seed(config["seed"])
-    model = models.build(config["model"])
+    if state is None:
+        model = models.build(config["model"])
     history = []
     for phase in _phases(config)[_phases(config).index(config["phase"]):]:
         config["phase"] = phase
@@ -223,7 +282,8 @@ def cmd_train(args) -> int:
 
 def _run_phase(args, config, model, out, state) -> list[dict]:
     """One phase of a run: the main training, or (after low-rank truncation) the fine-tuning."""
-    from .train import Checkpoint, MetricsLogger, Trainer, make_optimizer, make_scheduler, mnist_loaders
+    from .models import make_optimizer, make_scheduler, mnist_loaders
+    from .train import Checkpoint, MetricsLogger, Trainer
     recipe = models.Recipe(**config["recipe"])
     family = config["family"]
     if config["phase"] == "train":
@@ -235,8 +295,6 @@ def _run_phase(args, config, model, out, state) -> list[dict]:
             from .compress.lowrank import format_summary, truncate
             print(f"truncating to {family['svd_truncate']} of the singular-value energy:")
             print(format_summary(truncate(model, family["svd_truncate"])))
-    if state is not None:
-        load_model_state(model, state["model"])
     optimizer = make_optimizer(recipe, model.parameters())
     scheduler = make_scheduler(recipe, optimizer)
     train_loader, test_loader = mnist_loaders(recipe, root=args.data)
@@ -256,24 +314,22 @@ def _run_phase(args, config, model, out, state) -> list[dict]:
 
 
 def cmd_eval(args) -> int:
-    from .train import evaluate, load_checkpoint, mnist_loaders
+    from .models import Recipe, mnist_loaders
+    from .train import evaluate
     if args.packed:
         from .compress.deploy import load_deployed
         deployed = load_deployed(args.packed)
-        recipe = models.Recipe(**deployed.meta["recipe"]) if "recipe" in deployed.meta else models.Recipe()
+        recipe = Recipe(**deployed.meta["recipe"]) if "recipe" in deployed.meta else Recipe()
         _, test_loader = mnist_loaders(recipe, root=args.data, test_batch_size=args.batch_size)
         correct = total = 0
         for x, y in test_loader:
             correct += int((deployed(x.array).argmax(1) == y.array).sum())
             total += len(y)
-        print(f"deployed model {args.packed}: {deployed.nbytes:,} bytes, test accuracy {correct / total:.4f}")
+        print(f"deployed model {args.packed} ({deployed.format}): {deployed.nbytes:,} bytes, test accuracy "
+              f"{correct / total:.4f}")
         return 0
-    state = load_checkpoint(args.checkpoint)
-    config = json.loads(state["config"])
-    recipe = models.Recipe(**config["recipe"])
-    model = models.build(config["model"])
-    load_model_state(model, state["model"])
-    _, test_loader = mnist_loaders(recipe, root=args.data, test_batch_size=args.batch_size)
+    model, config, _ = model_from_checkpoint(args.checkpoint)
+    _, test_loader = mnist_loaders(Recipe(**config["recipe"]), root=args.data, test_batch_size=args.batch_size)
     result = evaluate(model, test_loader)
     print(f"{config['model']} from {args.checkpoint}: test loss {result['loss']:.4f}, test accuracy "
           f"{result['acc']:.4f}")
@@ -282,15 +338,10 @@ def cmd_eval(args) -> int:
 
 def cmd_export(args) -> int:
     from .compress.deploy import export
-    from .train import load_checkpoint
-    state = load_checkpoint(args.checkpoint)
-    config = json.loads(state["config"])
-    model = models.build(config["model"])
-    load_model_state(model, state["model"])
-    model.eval()
+    model, config, _ = model_from_checkpoint(args.checkpoint)
     deployed = export(model, format=args.format, meta={"model": config["model"], "recipe": config["recipe"]})
     deployed.save(args.out)
-    print(f"wrote {args.out}: {deployed.nbytes:,} bytes deployed")
+    print(f"wrote {args.out}: {deployed.format} form, {deployed.nbytes:,} bytes deployed")
     return 0
 
 
@@ -301,7 +352,6 @@ def main(argv=None) -> int:
         parser.print_help()
         return 1
     from .compare import main_from_args as cmd_compare
-    from .compress.report import report_command as cmd_report
     commands = {"train": cmd_train, "eval": cmd_eval, "export": cmd_export, "report": cmd_report,
                 "compare": cmd_compare}
     return commands[args.command](args)

@@ -66,7 +66,8 @@ def binarized_mlp(sizes=(784, 300, 100, 10)):
 # the four trainings
 # ------------------------------------------------------------------------------------------------
 def _fit(model, recipe, loaders, epochs, callbacks, max_steps, progress, log) -> list[dict]:
-    from .train import fit, make_optimizer
+    from .models import make_optimizer
+    from .train import fit
     optimizer = make_optimizer(recipe, model.parameters())
     return fit(model, optimizer, loaders[0], epochs, test_loader=loaders[1], callbacks=callbacks,
                progress=progress, max_steps_per_epoch=max_steps, log=log)
@@ -141,7 +142,8 @@ def run_compare(epochs: int = 3, seed: int = 0, out_dir="runs/compare", data=Non
     import tinycompress as tc
     from .compress.deploy import export, load_deployed
     from .compress.report import report
-    from .train import evaluate, mnist_loaders
+    from .models import mnist_loaders
+    from .train import evaluate
 
     if epochs < 1:
         raise ValueError(f"run_compare: epochs must be >= 1, got {epochs}")

@@ -235,9 +235,8 @@ def torch_conv_q_weight(w, weight_quant, scale):
         keep = (a > 0.7 * a.mean((3, 2, 1), keepdim=True)).to(wd.dtype)
         q = torch.sign(wd) * keep
         alpha = (a * keep).sum((3, 2, 1), keepdim=True) / keep.sum((3, 2, 1), keepdim=True).clamp(min=1)
-    if scale == "channel":
-        q = q * alpha
-    return w + (q - w).detach()               # value q, identity STE to the latent weights
+    alpha = alpha.reshape(1, -1, 1, 1) if scale == "channel" else None
+    return w + (q - w).detach(), alpha         # value q, identity STE to the latent weights; α a constant
 
 
 @given(cfg=conv_configs(), weight_quant=st.sampled_from(["binary", "ternary"]),
@@ -260,8 +259,12 @@ def test_binarized_conv2d_vs_torch_twin(cfg, weight_quant, scale, binarize_input
     tb = torch.tensor(layer.bias.array.copy(), requires_grad=True) if bias else None
     tx = torch.tensor(x, requires_grad=True)
     txb = TorchSTE.apply(tx, "saturate") if binarize_input else tx
-    tout = torch.nn.functional.conv2d(txb, torch_conv_q_weight(tw, weight_quant, scale), tb,
-                                      cfg["stride"], cfg["padding"], cfg["dilation"])
+    tq, talpha = torch_conv_q_weight(tw, weight_quant, scale)
+    tout = torch.nn.functional.conv2d(txb, tq, None, cfg["stride"], cfg["padding"], cfg["dilation"])
+    if talpha is not None:                    # XNOR-Net: (x_b ⊛ Q) ⊙ α + b
+        tout = tout * talpha
+    if tb is not None:
+        tout = tout + tb.reshape(1, -1, 1, 1)
     tout.backward(torch.tensor(g))
     np.testing.assert_allclose(out.array, tout.detach().numpy(), rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(xt.grad.array, tx.grad.numpy(), rtol=1e-4, atol=1e-5)

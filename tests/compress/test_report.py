@@ -3,7 +3,6 @@
 Every expected figure is worked out in the test from the layer's shape and the storage rules
 (float32 values, int32 CSR indices, 64-bit words of packed bits), never taken from the code under test.
 """
-import argparse
 import json
 
 import numpy as np
@@ -17,7 +16,7 @@ from tinycompress.compress.binary import BinarizedConv2d, BinarizedLinear
 from tinycompress.compress.deploy import export, load_deployed
 from tinycompress.compress.lowrank import LinearSVD, truncate
 from tinycompress.compress.masked import MaskedLinear
-from tinycompress.compress.report import report_command
+from tinycompress import cli
 
 ROW_KEYS = {"layer", "type", "kind", "shape", "parameters", "nonzeros", "bits_per_weight", "bytes", "dense_bytes",
             "ratio", "macs_dense", "macs_float", "macs_binary", "rank", "max_rank", "energy"}
@@ -94,11 +93,11 @@ def test_binarized_linear_packed_bits():
     tc.manual_seed(2)
     model = nn.Sequential(BinarizedLinear(100, 4))                               # binary input and weights
     row = _only(report(model, (1, 100)))
-    # 4 rows × ceil(100 / 64) = 2 words × 8 B = 64 B of bits, + the width n as one int64
+    # 4 rows × ceil(100 / 64) = 2 words × 8 B = 64 B of bits
     assert row["kind"] == "binary"
-    assert row["bytes"] == 64 + 8
+    assert row["bytes"] == 64
     assert row["parameters"] == 400 and row["nonzeros"] == 400
-    assert row["bits_per_weight"] == pytest.approx(8 * 72 / 400)
+    assert row["bits_per_weight"] == pytest.approx(8 * 64 / 400)
     assert (row["macs_dense"], row["macs_float"], row["macs_binary"]) == (400, 0, 400)
 
 
@@ -106,16 +105,16 @@ def test_binarized_conv_with_per_channel_scales():
     tc.manual_seed(3)
     conv = BinarizedConv2d(2, 3, 3, padding=1, bias=False, scale="channel")
     row = _only(report(conv, (1, 2, 5, 5)))
-    # 3 filters of 2·3·3 = 18 bits → 1 word each = 24 B, + 3 float32 scales = 12 B
+    # 3 filters × 3·3 taps, each tap's 2 input channels in one 8-bit word = 27 B, + 3 float32 scales = 12 B
     assert row["kind"] == "binary"
     assert row["shape"] == [3, 2, 3, 3]
-    assert row["bytes"] == 24 + 12
+    assert row["bytes"] == 27 + 12
     assert row["parameters"] == 54 and row["nonzeros"] == 54
     # padding 1 keeps 5×5 outputs: 25 positions × 54 XNOR MACs; one α multiply per output (3·25)
     assert row["macs_dense"] == 25 * 54
     assert row["macs_binary"] == 25 * 54
     assert row["macs_float"] == 3 * 25
-    assert row["bits_per_weight"] == pytest.approx(8 * 36 / 54)
+    assert row["bits_per_weight"] == pytest.approx(8 * 39 / 54)
 
 
 def test_ternary_conv_counts_two_bits_and_its_zeros():
@@ -126,7 +125,7 @@ def test_ternary_conv_counts_two_bits_and_its_zeros():
     row = _only(report(conv, (1, 2, 3, 4)))                                       # output 3 × 3
     assert row["kind"] == "ternary"
     assert row["nonzeros"] == 2
-    assert row["bytes"] == 8 + 4                                                   # 4·2 bits → 1 word, + one scale
+    assert row["bytes"] == 2 + 2 + 4          # sign and non-zero bits: 2 taps × one 8-bit word each, + one scale
     assert row["macs_binary"] == 9 * 4 and row["macs_float"] == 9
 
 
@@ -196,21 +195,21 @@ def test_packed_bnn_by_hand():
     rep = report(_bnn(), (1, 70))
     assert rep.format == "packed"
     expected_bytes = [
-        8 * 2 * 8 + 8,          # 8 rows × ceil(70/64) = 2 words, + n (int64)
-        4 * 8 * 4 + 4,          # float BatchNorm (input is float): mean, var, γ, β + eps
-        6 * 1 * 8 + 8,          # 6 rows × 1 word + n
+        8 * 2 * 8,              # 8 rows × ceil(70/64) = 2 words of 64 bits
+        8 * 4 + 8 * 1,          # BN + sign after a float-input layer: float32 threshold + bool flip
+        6 * 1,                  # 6 rows × one 8-bit word (8 inputs)
         6 * 4 + 6 * 1,          # between two binary-input layers: int32 threshold + bool flip
-        5 * 1 * 8 + 8,
-        5 * 16 + 4,             # before the float Linear: stays a float BatchNorm
+        5 * 1,                  # 5 rows × one 8-bit word (6 inputs)
+        5 * 4 * 2,              # before the float Linear: a float BatchNorm, folded scale + shift
         15 * 4 + 3 * 4,         # float Linear 5→3
     ]
     assert [r["bytes"] for r in rep.rows] == expected_bytes
     assert [r["kind"] for r in rep.rows] == ["binary", "norm", "binary", "norm", "binary", "norm", "dense"]
-    assert rep.total["bytes"] == 558
+    assert rep.total["bytes"] == 321
     assert rep.total["parameters"] == 560 + 16 + 48 + 12 + 30 + 10 + 18
     assert rep.total["macs_binary"] == 48 + 30                        # the binary-input layers
     assert rep.total["macs_float"] == 560 + 15                        # float input × ±1, and the float Linear
-    assert rep.total["ratio"] == pytest.approx(4 * 694 / 558)
+    assert rep.total["ratio"] == pytest.approx(4 * 694 / 321)
 
 
 @pytest.mark.parametrize("build, shape, shrunk", [
@@ -244,7 +243,7 @@ def test_json_schema_is_stable():
     d = json.loads(rep.to_json())
     assert set(d) == {"schema", "source", "format", "input_shape", "layers", "total"}
     assert d["schema"] == "tinycompress.report/1"
-    assert d["input_shape"] == [1, 1, 4, 4] and d["source"] == "model" and d["format"] == "sparse"
+    assert d["input_shape"] == [1, 1, 4, 4] and d["source"] == "model" and d["format"] == "dense"
     assert all(set(row) == ROW_KEYS for row in d["layers"])
     assert set(d["total"]) == ROW_KEYS
     assert d == rep.to_dict()
@@ -257,7 +256,7 @@ def test_report_command_checkpoint_and_packed(tmp_path, capsys):
     model = models.build("lenet300_100")
     config = {"model": "lenet300_100", "recipe": models.recipe("lenet300_100").to_dict()}
     tc.save({"model": model.state_dict(), "config": json.dumps(config)}, tmp_path / "last.npz")
-    assert report_command(argparse.Namespace(checkpoint=str(tmp_path / "last.npz"), packed=None, json=True)) == 0
+    assert cli.main(["report", "--checkpoint", str(tmp_path / "last.npz"), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     # LeNet-300-100: (784·300 + 300 + 300·100 + 100 + 100·10 + 10) float32 = 266,610 · 4 bytes
     assert d["total"]["bytes"] == 266_610 * 4
@@ -265,7 +264,7 @@ def test_report_command_checkpoint_and_packed(tmp_path, capsys):
 
     prune.prune_to_sparsity(model, 0.9)                  # weight_orig / weight_mask in the state dict
     tc.save({"model": model.state_dict(), "config": json.dumps(config)}, tmp_path / "pruned.npz")
-    assert report_command(argparse.Namespace(checkpoint=str(tmp_path / "pruned.npz"), packed=None, json=True)) == 0
+    assert cli.main(["report", "--checkpoint", str(tmp_path / "pruned.npz"), "--json"]) == 0
     d = json.loads(capsys.readouterr().out)
     # 10% of each layer kept: 23,520 + 3,000 + 100 weights and 410 biases at most (fewer once the deployed
     # form drops neurons no kept weight reads); the layers as built are unchanged
@@ -274,7 +273,6 @@ def test_report_command_checkpoint_and_packed(tmp_path, capsys):
     assert [r["kind"] for r in d["layers"]] == ["masked"] * 3
 
     export(_bnn(), meta={"recipe": {"input": "flat"}}).save(tmp_path / "bnn.npz")
-    assert report_command(argparse.Namespace(checkpoint=None, packed=str(tmp_path / "bnn.npz"), json=False,
-                                             input_shape="1,70")) == 0
+    assert cli.main(["report", "--packed", str(tmp_path / "bnn.npz"), "--input-shape", "1,70"]) == 0
     out = capsys.readouterr().out
-    assert "deployed model (packed form)" in out and "558" in out
+    assert "deployed model (packed form)" in out and "321" in out

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.compress import prune
-from tinycompress.compress.deploy.sparse import CSR, SparseModel, to_sparse
+from tinycompress.compress.deploy import CSR, load_deployed, to_sparse
 from tinycompress.compress.masked import MaskedLinear, gen_mask
 
 
@@ -87,7 +87,7 @@ def test_save_load_npz_no_pickle(tmp_path):
     prune.l1_unstructured(model[0], "weight", 0.8)
     dep = to_sparse(model, format="csr")
     dep.save(tmp_path / "m.npz")
-    back = SparseModel.load(tmp_path / "m.npz")
+    back = load_deployed(tmp_path / "m.npz")
     x = np.random.default_rng(1).standard_normal((3, 6)).astype(np.float32)
     np.testing.assert_array_equal(back(x), dep(x))
     assert back.nbytes == dep.nbytes

@@ -67,3 +67,4 @@ def recipe(name: str) -> Recipe:
 
 
 from . import binary, lowrank, masked, seed004  # noqa: E402,F401  (each registers its recipes)
+from .recipes import make_optimizer, make_scheduler, mnist_loaders, mnist_transform  # noqa: E402,F401

@@ -167,7 +167,7 @@ def _binary_op(m, scaled=True):
                       dilation=_pair(m.dilation), groups=m.groups)
 
 
-def _leaf_op(m, storage):
+def _leaf_op(m, storage, name=""):
     """The op of one float / factorised / binarized layer, or None for a layer that computes nothing."""
     from ... import nn
     from ..binary import BINARIZED_LAYERS
@@ -199,7 +199,7 @@ def _leaf_op(m, storage):
     if isinstance(m, nn.AdaptiveAvgPool2d):
         size = m.output_size if isinstance(m.output_size, (tuple, list)) else (m.output_size, m.output_size)
         return AdaptiveAvgPool(size)
-    raise ValueError(f"cannot deploy layer {type(m).__name__}; supported: Linear, Conv2d (and their masked, pruned, "
+    raise ValueError(f"cannot deploy layer {name!r} ({type(m).__name__}); supported: Linear, Conv2d (and their masked, pruned, "
                      "low-rank and binarized forms), BatchNorm1d/2d, ReLU, Flatten, MaxPool2d, AvgPool2d, "
                      "AdaptiveAvgPool2d, Dropout, Identity, nn.Sequential and modules with deploy_layers() "
                      "(residual blocks)")
@@ -358,7 +358,7 @@ def _convert(items, names, storage) -> list:
             ops += [_leaf_op(p, storage) for p in bit_ops]
             j, bits = nxt, True
             continue
-        op = _leaf_op(m, storage)
+        op = _leaf_op(m, storage, names.get(id(m), ""))
         if op is not None:
             op.name = names.get(id(m), "")
             ops.append(op)

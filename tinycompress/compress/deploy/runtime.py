@@ -292,7 +292,9 @@ class Op:
 
     @property
     def nbytes(self) -> int:
-        return int(sum(a.nbytes for a in self.arrays().values()))
+        """Bytes of every array this op stores, its children's included."""
+        own = sum(a.nbytes for a in self.arrays().values())
+        return int(own + sum(op.nbytes for sub in self.children().values() for op in sub))
 
     @classmethod
     def from_spec(cls, arrays: dict, config: dict, children: dict) -> "Op":
@@ -817,7 +819,7 @@ class DeployedModel:
 
     @property
     def nbytes(self) -> int:
-        return int(sum(op.nbytes for _, op in walk(self.ops)))
+        return int(sum(op.nbytes for op in self.ops))
 
     def __repr__(self) -> str:
         return f"DeployedModel({self.format}: {', '.join(op.kind for op in self.ops)}; {self.nbytes} bytes)"

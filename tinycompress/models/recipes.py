@@ -1,0 +1,68 @@
+"""Recipe glue: the optimizer, learning-rate schedule and MNIST loaders a :class:`~tinycompress.models.Recipe`
+names, built as objects (used by the CLI, ``compare`` and the examples)."""
+from __future__ import annotations
+
+import numpy as np
+
+
+def make_optimizer(recipe, params):
+    """The optimizer a recipe names, with its learning rate and extra keyword arguments."""
+    from .. import optim
+    classes = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "adamax": optim.Adamax,
+               "rmsprop": optim.RMSprop}
+    if recipe.optimizer not in classes:
+        raise ValueError(f"unknown optimizer {recipe.optimizer!r}; choose one of {sorted(classes)}")
+    return classes[recipe.optimizer](params, lr=recipe.lr, **recipe.optimizer_kwargs)
+
+
+def make_scheduler(recipe, optimizer):
+    """The per-epoch learning-rate schedule a recipe names (or None)."""
+    from ..optim import lr_scheduler
+    spec = dict(recipe.scheduler or {})
+    if not spec:
+        return None
+    name = spec.pop("name")
+    classes = {"step": lr_scheduler.StepLR, "multistep": lr_scheduler.MultiStepLR,
+               "exponential": lr_scheduler.ExponentialLR, "cosine": lr_scheduler.CosineAnnealingLR}
+    if name not in classes:
+        raise ValueError(f"unknown scheduler {name!r}; choose one of {sorted(classes)}")
+    return classes[name](optimizer, **spec)
+
+
+_NORMALIZE = {"half": (0.5, 0.5), "mnist": (0.1307, 0.3081), "unit": None}
+
+
+def mnist_transform(recipe):
+    """uint8 images → float32 model inputs as the recipe says (normalisation, then layout)."""
+    from ..data import transforms as T
+    if recipe.normalize not in _NORMALIZE:
+        raise ValueError(f"unknown normalize {recipe.normalize!r}; choose one of {sorted(_NORMALIZE)}")
+    steps = [T.ToTensor()]
+    if _NORMALIZE[recipe.normalize] is not None:
+        mean, std = _NORMALIZE[recipe.normalize]
+        steps.append(T.Normalize((mean,), (std,)))
+    if recipe.input == "flat":
+        steps.append(T.Flatten())
+    elif recipe.input == "image32x3":
+        steps.append(T.Lambda(_to_3x32x32))
+    elif recipe.input != "image":
+        raise ValueError(f"unknown input layout {recipe.input!r}; choose flat, image or image32x3")
+    return T.Compose(steps)
+
+
+def _to_3x32x32(x):
+    """(…, 1, 28, 28) → (…, 3, 32, 32): zero-pad by 2 and repeat the channel (a CIFAR-shaped stand-in)."""
+    pad = [(0, 0)] * (x.ndim - 2) + [(2, 2), (2, 2)]
+    x = np.pad(x, pad)
+    return np.repeat(x, 3, axis=-3)
+
+
+def mnist_loaders(recipe, root=None, batch_size=None, test_batch_size=None, dataset="mnist"):
+    """Train and test DataLoaders over MNIST with the recipe's transform, batch sizes and shuffling."""
+    from ..data import MNIST, DataLoader, FashionMNIST
+    cls = {"mnist": MNIST, "fashion": FashionMNIST}[dataset]
+    transform = mnist_transform(recipe)
+    train = cls(root, train=True, transform=transform, allow_subset=True)
+    test = cls(root, train=False, transform=transform, allow_subset=True)
+    return (DataLoader(train, batch_size=batch_size or recipe.batch_size, shuffle=True),
+            DataLoader(test, batch_size=test_batch_size or recipe.test_batch_size, shuffle=False))
