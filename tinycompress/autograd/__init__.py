@@ -6,8 +6,9 @@ from .engine import sum_to_shape
 from .grad import backward, grad
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 from .graph import to_dot
+from . import functional
 
 Node = BackwardNode
 
 __all__ = ["Function", "Context", "FunctionCtx", "Node", "BackwardNode", "once_differentiable", "backward", "grad", "sum_to_shape", "no_grad",
-           "enable_grad", "set_grad_enabled", "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "to_dot"]
+           "enable_grad", "set_grad_enabled", "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "to_dot", "functional"]
