@@ -73,10 +73,11 @@ def run_backward(roots, seeds, retain_graph=None, create_graph=False, inputs=Non
     _state.enabled = bool(create_graph)
     try:
         buffers: dict = {}
+        leaves: dict = {}               # id(leaf) -> [leaf, summed gradient]: its hooks see the sum, once
         starts = []
         for root, seed in zip(roots, seeds):
             if root.grad_fn is None:
-                sink.leaf(root, seed, create_graph)
+                _gather(leaves, root, seed, create_graph)
                 continue
             slots = buffers.setdefault(root.grad_fn, [None] * len(root.grad_fn._meta))
             i = root._out_index
@@ -114,7 +115,7 @@ def run_backward(roots, seeds, retain_graph=None, create_graph=False, inputs=Non
                 if not create_graph:
                     grad = _own(grad, owned)
                 if parent is None:
-                    sink.leaf(slot, grad, create_graph)
+                    _gather(leaves, slot, grad, create_graph)
                     continue
                 slots = buffers.get(parent)
                 if slots is None:
@@ -129,13 +130,15 @@ def run_backward(roots, seeds, retain_graph=None, create_graph=False, inputs=Non
             if not retain_graph:
                 node._freed = True
                 node._saved = ()
+        for leaf, grad in leaves.values():
+            sink.leaf(leaf, grad, create_graph)
     finally:
         _state.enabled = previous
     if captured is not None and not accumulate:
         for position, g in enumerate(captured):
             if g is None and not allow_unused:
-                raise RuntimeError(f"One of the differentiated Tensors (inputs[{position}]) appears to not have "
-                                   "been used in the graph. Set allow_unused=True if this is the desired behavior.")
+                raise RuntimeError(f"The differentiated Tensor at index {position} appears to not have been used in "
+                                   "the graph. Set allow_unused=True if this is the desired behavior.")
         return captured
     return None
 
@@ -295,6 +298,17 @@ def _own(grad: Tensor, owned: set) -> Tensor:
     return grad
 
 
+def _gather(leaves: dict, leaf: Tensor, grad: Tensor, create_graph: bool) -> None:
+    """Sum the gradients reaching one leaf (torch's AccumulateGrad runs once, on the sum)."""
+    held = leaves.get(id(leaf))
+    if held is None:
+        leaves[id(leaf)] = [leaf, grad]
+    elif create_graph:
+        held[1] = held[1] + grad
+    else:
+        held[1].array += grad.array             # both owned by the engine (see _own)
+
+
 def _add(a: Tensor, b: Tensor, create_graph: bool) -> Tensor:
     return a + b if create_graph else Tensor._wrap(a.array + b.array)
 
@@ -306,18 +320,17 @@ class _Sink:
         self.accumulate, self.targets, self.captured, self.inputs = accumulate, targets, captured, inputs
 
     def leaf(self, tensor: Tensor, grad: Tensor, create_graph: bool) -> None:
+        if self.targets is not None and id(tensor) not in self.targets:
+            return                                  # not differentiated: its hooks do not run (torch)
         if tensor._hooks:
             for hook in list(tensor._hooks.values()):
                 result = hook(grad)
                 if result is not None:
                     grad = _as_grad(result)
         if self.targets is not None:
-            positions = self.targets.get(id(tensor))
-            if positions is None:
-                return
             if not self.accumulate:
-                for p in positions:
-                    self.captured[p] = grad if self.captured[p] is None else _add(self.captured[p], grad, create_graph)
+                for p in self.targets[id(tensor)]:
+                    self.captured[p] = grad
                 return
         _accumulate_grad(tensor, grad, create_graph)
 

@@ -173,7 +173,8 @@ def _unpack(node, entry):
     if type(entry) is _SavedOutput:
         version = entry.version_box[0]
         if version != entry.version:
-            raise _modified_error(node, entry.array, f"output {entry.index} of {node.name()}", version, entry.version)
+            raise _modified_error(node, entry.array, f", which is output {entry.index} of {_op_name(node)},", version,
+                                  entry.version)
         t = Tensor._wrap(entry.array, node, entry.index)
         t._vc = entry.version_box
         return t
@@ -181,8 +182,8 @@ def _unpack(node, entry):
         return entry
     tensor, version = entry
     if tensor._version != version:
-        where = (f"output {tensor._out_index} of {tensor.grad_fn.name()}" if tensor.grad_fn is not None
-                 else "a leaf")
+        where = (f", which is output {tensor._out_index} of {_op_name(tensor.grad_fn)},"
+                 if tensor.grad_fn is not None else "")
         raise _modified_error(node, tensor.array, where, tensor._version, version)
     return tensor
 
@@ -191,9 +192,15 @@ def _modified_error(node, array, where, now, expected):
     kind = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor"}.get(array.dtype, "Tensor")
     return RuntimeError(
         f"one of the variables needed for gradient computation has been modified by an inplace operation: "
-        f"[tinycompress.{kind} {list(array.shape)}], which is {where}, is at version {now}; expected version "
+        f"[tinycompress.{kind} {list(array.shape)}]{where} is at version {now}; expected version "
         f"{expected} instead. Hint: the backward of {node.name()} needs it; do the in-place change out of "
         "place (y = y + 1), or clone() it first.")
+
+
+def _op_name(node) -> str:
+    """The operation behind a node as torch's error messages name it: ``Mul`` for ``MulBackward0``."""
+    name = node.name()
+    return name[:name.rindex("Backward")] if "Backward" in name else name
 
 
 def _array_of(x):
@@ -216,6 +223,8 @@ class Function:
 
     @classmethod
     def apply(cls, *args, **kwargs):
+        if kwargs:
+            _check_keywords(cls, kwargs)
         needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         record = _state.enabled and True in needs
         ctx = BackwardNode(cls, needs)
@@ -242,6 +251,14 @@ class Function:
             return wrapped[0] if single else wrapped
         wrapped = _record(cls, ctx, args, outputs)
         return wrapped[0] if single else wrapped
+
+
+def _check_keywords(cls, kwargs) -> None:
+    """Keyword arguments are not graph inputs: a tensor there that requires grad would silently get none."""
+    for key, value in kwargs.items():
+        if isinstance(value, Tensor) and value.requires_grad:
+            raise TypeError(f"{cls.__name__}.apply: keyword argument '{key}' is a Tensor that requires grad; "
+                            "tensor arguments must be positional to get a gradient")
 
 
 def _lean_output(o, cls, ctx):
