@@ -14,7 +14,9 @@ NumPy's alike, which tracemalloc would not).
     python benchmarks/run.py --models bn_mlp --steps 50 --repeats 5
     python benchmarks/run.py --quick           # a smoke run
 
-Last, the engine's own per-op cost: forward + backward of a 10-op chain on 8×8 tensors, same alternation.
+Last, the engine's own per-op cost (forward + backward of a 10-op chain on 8×8 tensors) and the
+Hessian-vector product of a model's loss (grad with create_graph, then the gradient of grad · v),
+each in the same alternation.
 """
 from __future__ import annotations
 
@@ -167,6 +169,45 @@ def bench_overhead(repeats, torch, calls=2000) -> dict:
             "ratio": statistics.median(ratios), "ratio_min": min(ratios), "ratio_max": max(ratios)}
 
 
+def _hvp_step(lib, model, x, y):
+    """One Hessian-vector product of the cross-entropy loss w.r.t. the parameters, as a user writes it
+    in either library: grad with create_graph, then the gradient of (grad · v)."""
+    params = list(model.parameters())
+    loss = lib.nn.functional.cross_entropy(model(x), y)
+    grads = lib.autograd.grad(loss, params, create_graph=True)
+    dot = sum((g * v).sum() for g, v in zip(grads, model._hvp_v))
+    return lib.autograd.grad(dot, params)
+
+
+def bench_hvp(name, repeats, torch, calls=20) -> dict:
+    """Hessian-vector products of a model's loss on one batch: tinycompress vs torch's double backward
+    (same weights, same batch, same vector v); also checks the two agree."""
+    recipe = models.recipe(name)
+    model, twin = build_pair(name, torch)
+    xs, ys = _batches(recipe, 1, np.random.default_rng(0))
+    rng = np.random.default_rng(2)
+    vs = [rng.standard_normal(p.shape).astype(np.float32) for p in model.parameters()]
+    model._hvp_v = [tc.from_numpy(v) for v in vs]
+    twin._hvp_v = [torch.from_numpy(v) for v in vs]
+    model.train(), twin.train()
+    args = {"tc": (tc, model, tc.from_numpy(xs[0]), tc.from_numpy(ys[0])),
+            "torch": (torch, twin, torch.from_numpy(xs[0]), torch.from_numpy(ys[0]))}
+    ours, theirs = _hvp_step(*args["tc"]), _hvp_step(*args["torch"])
+    error = max(float(np.abs(a.array - b.numpy()).max() / (np.abs(b.numpy()).max() + 1e-12))
+                for a, b in zip(ours, theirs))
+    times = {"tc": [], "torch": []}
+    for _ in range(repeats):
+        for lib in ("tc", "torch"):
+            start = time.perf_counter()
+            for _ in range(calls):
+                _hvp_step(*args[lib])
+            times[lib].append((time.perf_counter() - start) / calls)
+    ratios = [a / b for a, b in zip(times["tc"], times["torch"])]
+    return {"model": name, "tc_ms": 1e3 * statistics.median(times["tc"]),
+            "torch_ms": 1e3 * statistics.median(times["torch"]), "ratio": statistics.median(ratios),
+            "ratio_min": min(ratios), "ratio_max": max(ratios), "max_rel_diff": error}
+
+
 def _rss_mb() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
@@ -223,6 +264,8 @@ def main(argv=None):
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 steps, 2 repeats")
     parser.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "results.json"))
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
+    parser.add_argument("--hvp-models", nargs="*", default=["bn_mlp", "conv_bn_net"],
+                        help="models whose loss's Hessian-vector product is timed (none: skip)")
     parser.add_argument("--peak-rss-child", nargs=2, metavar=("FRAMEWORK", "MODEL"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.peak_rss_child:
@@ -252,9 +295,16 @@ def main(argv=None):
     print(f"engine overhead: forward+backward of a 10-op chain on 8x8 tensors: tc {overhead['tc_us']:.0f} us, "
           f"torch {overhead['torch_us']:.0f} us, ratio {overhead['ratio']:.2f} "
           f"({overhead['ratio_min']:.2f}-{overhead['ratio_max']:.2f})")
+    hvps = []
+    for name in args.hvp_models:
+        h = bench_hvp(name, args.repeats, torch, calls=3 if args.quick else 20)
+        hvps.append(h)
+        print(f"Hessian-vector product of {name}'s loss: tc {h['tc_ms']:.2f} ms, torch {h['torch_ms']:.2f} ms, "
+              f"ratio {h['ratio']:.2f} ({h['ratio_min']:.2f}-{h['ratio_max']:.2f}), "
+              f"max relative difference {h['max_rel_diff']:.1e}", flush=True)
     with open(args.json, "w") as f:
         json.dump({"machine": machine, "steps": args.steps, "repeats": args.repeats, "results": results,
-                   "overhead_10_op_chain": overhead}, f, indent=1)
+                   "overhead_10_op_chain": overhead, "hessian_vector_product": hvps}, f, indent=1)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,8 @@ class Cube(Function):
         (x,) = ctx.saved_tensors
         grad = 3 * x * x * g
         if ctx.bad is not None:
-            grad = grad.copy()
-            grad.reshape(-1)[ctx.bad] += g.reshape(-1)[ctx.bad]      # Jacobian entry (bad, bad) off by 1
+            grad = grad.clone()
+            grad.view(-1)[ctx.bad] += g.reshape(-1)[ctx.bad]         # Jacobian entry (bad, bad) off by 1
         return grad
 
 

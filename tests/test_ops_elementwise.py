@@ -145,7 +145,7 @@ def test_gradcheck(case):
 class _WrongExp(tc.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        return np.exp(x)
+        return x.exp()
 
     @staticmethod
     def backward(ctx, g):
@@ -155,10 +155,10 @@ class _WrongExp(tc.autograd.Function):
 class _MutatingExp(tc.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        out = np.exp(x)
-        x[...] = out                               # writes into the input array
+        out = x.exp()
+        x.copy_(out)                               # writes into the input tensor
         ctx.save_for_backward(out)
-        return out.copy()
+        return out.clone()
 
     @staticmethod
     def backward(ctx, g):
@@ -168,7 +168,7 @@ class _MutatingExp(tc.autograd.Function):
 class _Upcasting(tc.autograd.Function):
     @staticmethod
     def forward(ctx, x):
-        return np.exp(x.astype(np.float64))        # float32 in, float64 out
+        return x.double().exp()                    # float32 in, float64 out
 
     @staticmethod
     def backward(ctx, g):

@@ -8,6 +8,7 @@ this file from one table onto the functions of :mod:`tinycompress.ops`, each a `
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 
@@ -31,7 +32,7 @@ def _default_dtype_for(data) -> np.dtype | None:
 class Tensor:
     """A multi-dimensional array that can record the operations applied to it."""
 
-    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_out_index", "__weakref__")
+    __slots__ = ("array", "grad", "requires_grad", "grad_fn", "_out_index", "_vc", "_hooks", "__weakref__")
     __array_ufunc__ = None            # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
     __hash__ = object.__hash__        # == is elementwise, identity hashing keeps tensors usable as keys
 
@@ -43,6 +44,8 @@ class Tensor:
         self.grad = None
         self.grad_fn = None
         self._out_index = 0
+        self._vc = None
+        self._hooks = None
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
@@ -55,13 +58,16 @@ class Tensor:
         t.grad = None
         t.grad_fn = grad_fn
         t._out_index = index
+        t._vc = None
+        t._hooks = None
         t.requires_grad = grad_fn is not None
         return t
 
     # ----------------------------------------------------------------- autograd
-    def backward(self, gradient=None, retain_graph: bool = False) -> None:
-        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on."""
-        _engine.backward(self, gradient, retain_graph)
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on (of
+        ``inputs`` only, when given); ``create_graph`` records the backward for higher derivatives."""
+        _engine.backward(self, gradient, retain_graph, create_graph, inputs)
 
     @property
     def is_leaf(self) -> bool:
@@ -69,29 +75,74 @@ class Tensor:
 
     def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
         if not self.is_leaf and not requires_grad:
-            raise RuntimeError("you can only change requires_grad flags of leaf tensors; use .detach()")
+            raise RuntimeError("you can only change requires_grad flags of leaf variables. If you want to use a "
+                               "computed variable in a subgraph that doesn't require differentiation use "
+                               "var_no_grad = var.detach().")
         if requires_grad and self.array.dtype.type not in _FLOATING:
             raise RuntimeError(f"only tensors of floating point dtype can require gradients, this one is "
                                f"{self.array.dtype}: convert it with .float() first")
         self.requires_grad = bool(requires_grad)
         return self
 
-    def retain_grad(self) -> None:
-        """Keep this non-leaf tensor's gradient in ``.grad`` after backward."""
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces it.
+        Returns a handle whose ``remove()`` unregisters the hook."""
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
         if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = {}
+            handle = _RemovableHandle(self._hooks)
+            self._hooks[handle.id] = hook
+            return handle
+        node = self.grad_fn
+        if node._pre_hooks is None:
+            node._pre_hooks = {}
+        hooks = node._pre_hooks.setdefault(self._out_index, [])
+        hooks.append(hook)
+        return _RemovableHandle(hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep this non-leaf tensor's gradient in ``.grad`` after backward (accumulated, as torch)."""
+        if self.grad_fn is None:
+            if not self.requires_grad:
+                raise RuntimeError("can't retain_grad on Tensor that has requires_grad=False")
             return
-        if self.grad_fn.retained is None:
-            self.grad_fn.retained = {}
-        self.grad_fn.retained[self._out_index] = self
+        if self.grad_fn._retained is None:
+            self.grad_fn._retained = {}
+        self.grad_fn._retained[self._out_index] = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        node = self.grad_fn
+        return bool(node is not None and node._retained and self._out_index in node._retained)
 
     def detach(self) -> "Tensor":
-        """The same array, cut from the graph (shares memory, as torch's does)."""
-        return Tensor._wrap(self.array)
+        """The same array, cut from the graph (shares memory and the version counter, as torch's)."""
+        t = Tensor._wrap(self.array)
+        t._vc = self._version_box()
+        return t
 
     def detach_(self) -> "Tensor":
         self.grad_fn = None
         self.requires_grad = False
         return self
+
+    # version counter: bumped by every in-place change, checked by backwards that saved the tensor
+    @property
+    def _version(self) -> int:
+        return self._vc[0] if self._vc is not None else 0
+
+    def _version_box(self) -> list:
+        if self._vc is None:
+            self._vc = [0]
+        return self._vc
+
+    def _bump(self) -> None:
+        if self._vc is None:
+            self._vc = [1]
+        else:
+            self._vc[0] += 1
 
     @property
     def data(self) -> "Tensor":
@@ -215,55 +266,76 @@ class Tensor:
     def cpu(self) -> "Tensor":
         return self
 
-    # ----------------------------------------------------------------- in place, outside the graph
-    def _inplace_allowed(self, what: str) -> None:
-        if self.requires_grad and _grad_mode.is_grad_enabled():
-            raise RuntimeError(f"{what}: a tensor that requires grad cannot be modified in place while the "
-                               "graph is recorded; wrap it in `with tc.no_grad():` or use the out-of-place op")
+    # ----------------------------------------------------------------- in place
+    def _inplace(self, compute, what: str) -> "Tensor":
+        """Replace this tensor's values by ``compute(self)`` in its own memory, as torch's in-place ops.
 
-    def _set(self, value, what: str) -> "Tensor":
-        self._inplace_allowed(what)
-        value = value.array if isinstance(value, Tensor) else value
-        self.array[...] = value
+        Recorded when grad mode is on and this tensor or an operand requires grad: ``compute`` runs
+        on a stand-in holding the old values, and this tensor takes the result's ``grad_fn``.
+        """
+        operands_need_grad = getattr(compute, "needs_grad", False)
+        if _grad_mode._state.enabled and (self.requires_grad or operands_need_grad):
+            if self.grad_fn is None and self.requires_grad:
+                raise RuntimeError(f"{what}: a leaf Variable that requires grad is being used in an in-place "
+                                   "operation. Do it under `with tc.no_grad():` (or on .data).")
+            old = Tensor._wrap(self.array.copy(), self.grad_fn, self._out_index)
+            old.requires_grad = self.requires_grad
+            result = compute(old)
+            self._write(result.array, what)
+            self.grad_fn, self._out_index, self.requires_grad = result.grad_fn, result._out_index, result.requires_grad
+            if result.grad_fn is not None:
+                result.grad_fn._meta[result._out_index] = (self.array.shape, self.array.dtype)
+        else:
+            with _grad_mode.no_grad():
+                result = compute(self)
+            self._write(result.array if isinstance(result, Tensor) else result, what)
+        self._bump()
         return self
 
+    def _write(self, values, what: str) -> None:
+        values = np.asarray(values)
+        if values.shape != self.array.shape and np.broadcast_shapes(values.shape, self.array.shape) != self.array.shape:
+            raise RuntimeError(f"{what}: output with shape {list(self.array.shape)} doesn't match the broadcast "
+                               f"shape {list(np.broadcast_shapes(values.shape, self.array.shape))}")
+        if not np.can_cast(values.dtype, self.array.dtype, "same_kind"):
+            raise RuntimeError(f"{what}: result type {values.dtype} can't be cast to the desired output type "
+                               f"{self.array.dtype}")
+        np.copyto(self.array, values, casting="unsafe")
+
     def zero_(self):
-        return self._set(0, "zero_")
+        return self._inplace(_overwrite(0), "zero_")
 
     def fill_(self, value):
-        return self._set(value, "fill_")
+        return self._inplace(_overwrite(value), "fill_")
 
-    def copy_(self, src):
-        src = src.array if isinstance(src, Tensor) else np.asarray(src)
+    def copy_(self, src, non_blocking=False):
+        src = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
         if np.broadcast_shapes(src.shape, self.shape) != self.shape:
-            raise RuntimeError(f"copy_: source of shape {src.shape} cannot be broadcast to {self.shape}")
-        return self._set(src, "copy_")
+            raise RuntimeError(f"copy_: source of shape {tuple(src.shape)} cannot be broadcast to {tuple(self.shape)}")
+        return self._inplace(_overwrite(src), "copy_")
 
-    def add_(self, other, alpha=1):
-        return self._set(self.array + alpha * np.asarray(getattr(other, "array", other)), "add_")
+    def uniform_(self, a=0.0, b=1.0, generator=None):
+        gen = generator if generator is not None else _random.default_generator()
+        return self._inplace(_overwrite(gen.uniform(a, b, self.shape)), "uniform_")
 
-    def sub_(self, other, alpha=1):
-        return self._set(self.array - alpha * np.asarray(getattr(other, "array", other)), "sub_")
-
-    def mul_(self, other):
-        return self._set(self.array * np.asarray(getattr(other, "array", other)), "mul_")
-
-    def div_(self, other):
-        return self._set(self.array / np.asarray(getattr(other, "array", other)), "div_")
-
-    def clamp_(self, min=None, max=None):
-        return self._set(np.clip(self.array, min, max), "clamp_")
-
-    def uniform_(self, a=0.0, b=1.0):
-        return self._set(_random.default_generator().uniform(a, b, self.shape), "uniform_")
-
-    def normal_(self, mean=0.0, std=1.0):
-        return self._set(_random.default_generator().normal(mean, std, self.shape), "normal_")
+    def normal_(self, mean=0.0, std=1.0, generator=None):
+        gen = generator if generator is not None else _random.default_generator()
+        return self._inplace(_overwrite(gen.normal(mean, std, self.shape)), "normal_")
 
     def __setitem__(self, index, value) -> None:
-        self._inplace_allowed("index assignment")
-        index = _ops.unwrap_index(index)
-        self.array[index] = value.array if isinstance(value, Tensor) else value
+        self._inplace(_with_operands(lambda s, v: _ops.index_put(s, index, v), value), "index assignment")
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
 
     # ----------------------------------------------------------------- printing
     def __repr__(self) -> str:
@@ -281,7 +353,7 @@ class Tensor:
         if self.array.dtype not in (np.float32, np.int64, np.bool_):
             suffixes.append(f"dtype=tinycompress.{self.array.dtype}")
         if self.grad_fn is not None:
-            suffixes.append(f"grad_fn={self.grad_fn!r}")
+            suffixes.append(f"grad_fn=<{self.grad_fn.name()}>")
         elif self.requires_grad:
             suffixes.append("requires_grad=True")
         text = prefix + body
@@ -362,6 +434,53 @@ def _tensor_str(data: np.ndarray, indent: int, summarize: bool, formatter: _Form
     return "[" + ("," + "\n" * (data.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
 
 
+# ----------------------------------------------------------------------------- in-place helpers
+class _RemovableHandle:
+    """What ``register_hook`` returns: ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks, hook=None) -> None:
+        self.hooks, self.hook = hooks, hook
+        _RemovableHandle._next_id += 1
+        self.id = _RemovableHandle._next_id
+
+    def remove(self) -> None:
+        if isinstance(self.hooks, dict):
+            self.hooks.pop(self.id, None)
+        elif self.hook in self.hooks:
+            self.hooks.remove(self.hook)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _with_operands(fn, *operands):
+    """``compute(self)`` for ``Tensor._inplace``, knowing whether an operand requires grad."""
+    compute = lambda s: fn(s, *operands)     # noqa: E731
+    compute.needs_grad = any(isinstance(o, Tensor) and o.requires_grad for o in operands)
+    return compute
+
+
+def _overwrite(value):
+    """``compute`` for fill_/zero_/copy_/uniform_/normal_: the result is ``value`` broadcast to the
+    tensor (its gradient flows to ``value`` when that requires grad; the old values get none)."""
+    return _with_operands(lambda s, v: _ops.overwrite(s, v), value)
+
+
+def _inplace_method(name):
+    op = getattr(_ops, name)
+
+    def method(self, *args, **kwargs):
+        return self._inplace(_with_operands(lambda s, *a: op(s, *a, **kwargs), *args), name + "_")
+    method.__name__ = name + "_"
+    method.__doc__ = f"In-place ``{name}`` (torch's ``Tensor.{name}_``)."
+    return method
+
+
 # ----------------------------------------------------------------------------- operator table
 # Every arithmetic operator and op-method of Tensor is bound here, from one table onto the
 # functions of tinycompress.ops (DESIGN §8: a table of bindings, not dozens of dunders).
@@ -392,5 +511,7 @@ for _name, _fn in _OPERATORS.items():
     setattr(Tensor, _name, _fn)
 for _name in _ops.TENSOR_METHODS:
     setattr(Tensor, _name, getattr(_ops, _name))
+for _name in _ops.INPLACE_METHODS:
+    setattr(Tensor, _name + "_", _inplace_method(_name))
 Tensor.T = property(lambda self: _ops.permute(self, *reversed(range(self.ndim))))
 Tensor.mT = property(lambda self: _ops.transpose(self, -2, -1))

@@ -1,21 +1,26 @@
-"""The backward engine: one reverse walk of the graph.
+"""The backward engine: one reverse walk of the graph, for ``Tensor.backward`` and ``autograd.grad``.
 
-``backward(root, gradient)`` counts, for every node reachable from ``root``, how many edges
-lead into it, then visits nodes whose gradients are complete (Kahn's algorithm: a reverse
-topological order with no sort and no recursion, so a 20,000-op chain is fine). At each node
-it calls the Function's ``backward``, undoes broadcasting (in this one place: ``sum_to_shape``)
-and accumulates into the parents' gradient buffers with ``+=``.
+``run_backward(roots, seeds, ...)`` orders every node reachable from the roots by an iterative
+depth-first search (reverse post-order: each node after all of its consumers, no recursion limit,
+no sort), then calls each Function's ``backward`` with the gradients of its outputs. Broadcasting
+is undone in one place (``_fit``: a returned gradient is summed back to its input's shape).
 
-Ownership: every array the engine stores is its own. An array returned twice (``add``
-returns ``(g, g)``) or a view of another array is copied before it is stored, so a user's
-backward may write into its incoming gradient in place, and a leaf's ``.grad`` never aliases
-another gradient.
+Grad mode during the walk is ``create_graph``: off, every op in a backward takes the lean path
+and gradients accumulate in place into arrays the engine owns (a gradient never aliases another);
+on, backwards are recorded like any forward, gradients accumulate out of place, and the result can
+be differentiated again.
+
+With ``inputs`` given (``autograd.grad``, ``backward(inputs=...)``) only the nodes on a path to
+them run, and ``autograd.grad`` captures their gradients instead of touching ``.grad``.
 """
 from __future__ import annotations
 
 import numpy as np
 
 from ..tensor import Tensor
+from . import grad_mode
+
+_state = grad_mode._state
 
 
 def sum_to_shape(grad: np.ndarray, shape: tuple) -> np.ndarray:
@@ -36,127 +41,320 @@ def sum_to_shape(grad: np.ndarray, shape: tuple) -> np.ndarray:
     return grad
 
 
-def backward(root: Tensor, gradient=None, retain_graph: bool = False) -> None:
-    """Accumulate d(root)/d(leaf), weighted by ``gradient``, into every leaf's ``.grad``."""
+def backward(root: Tensor, gradient=None, retain_graph=None, create_graph: bool = False, inputs=None) -> None:
+    """``root.backward(...)``: accumulate d(root)/d(leaf), weighted by ``gradient``, into ``.grad``."""
+    if inputs is not None:
+        inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
+        if not inputs:
+            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+    run_backward((root,), (gradient,), retain_graph, create_graph, inputs=inputs, accumulate=True)
+
+
+def run_backward(roots, seeds, retain_graph=None, create_graph=False, inputs=None, accumulate=True,
+                 allow_unused=True):
+    """The walk. Returns, when ``accumulate`` is False, one gradient (or None) per input."""
+    if retain_graph is None:
+        retain_graph = create_graph
+    seeds = [_seed(r, g, i, create_graph) for i, (r, g) in enumerate(zip(roots, seeds))]
+    targets = None
+    if inputs is not None:
+        targets = {}
+        for position, t in enumerate(inputs):
+            if not isinstance(t, Tensor):
+                raise TypeError(f"inputs[{position}] is a {type(t).__name__}, not a Tensor")
+            if not t.requires_grad:
+                raise RuntimeError(f"One of the differentiated Tensors (inputs[{position}]) does not require grad")
+            key = (t.grad_fn, t._out_index) if t.grad_fn is not None else id(t)
+            targets.setdefault(key, []).append(position)
+    captured = [None] * len(inputs) if inputs is not None else None
+    sink = _Sink(accumulate, targets, captured, inputs)
+
+    previous = _state.enabled
+    _state.enabled = bool(create_graph)
+    try:
+        buffers: dict = {}
+        leaves: dict = {}               # id(leaf) -> [leaf, summed gradient]: its hooks see the sum, once
+        starts = []
+        for root, seed in zip(roots, seeds):
+            if root.grad_fn is None:
+                _gather(leaves, root, seed, create_graph)
+                continue
+            slots = buffers.setdefault(root.grad_fn, [None] * len(root.grad_fn._meta))
+            i = root._out_index
+            slots[i] = seed if slots[i] is None else _add(slots[i], seed, create_graph)
+            starts.append(root.grad_fn)
+        order = _topological(starts)
+        needed = _needed(order, targets) if targets is not None else None
+        owned: set = set()
+        for node in order:
+            grads = buffers.pop(node, None)
+            if grads is None or (needed is not None and node not in needed.visit):
+                continue
+            for g in grads:
+                if g is not None:
+                    owned.discard(id(g.array))          # handed over to this node's backward
+            if node._freed:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time ({node.name()} was freed by an earlier "
+                    "backward). Specify retain_graph=True on the first backward() or autograd.grad() call.")
+            grads = _pre_hooks(node, grads)
+            if targets is not None:
+                sink.capture_nonleaf(node, grads, create_graph)
+            if node._retained:
+                for index, ref in node._retained.items():
+                    tensor = ref()
+                    if tensor is not None and grads[index] is not None:
+                        _accumulate_grad(tensor, grads[index], create_graph, copy=True)
+            if needed is not None and node not in needed.behind:
+                continue                    # a target itself, no target behind it
+            input_grads = _call_backward(node, grads, create_graph)
+            for edge, grad, i in zip(node._edges, input_grads, range(len(node._edges))):
+                if edge is None or grad is None:
+                    continue
+                parent, slot = edge
+                if not create_graph:
+                    grad = _own(grad, owned)
+                if parent is None:
+                    _gather(leaves, slot, grad, create_graph)
+                    continue
+                slots = buffers.get(parent)
+                if slots is None:
+                    slots = buffers[parent] = [None] * len(parent._meta)
+                held = slots[slot]
+                if held is None:
+                    slots[slot] = grad
+                elif create_graph:
+                    slots[slot] = held + grad
+                else:
+                    held.array += grad.array
+            if not retain_graph:
+                node._freed = True
+                node._saved = ()
+        for leaf, grad in leaves.values():
+            sink.leaf(leaf, grad, create_graph)
+    finally:
+        _state.enabled = previous
+    if captured is not None and not accumulate:
+        for position, g in enumerate(captured):
+            if g is None and not allow_unused:
+                raise RuntimeError(f"The differentiated Tensor at index {position} appears to not have been used in "
+                                   "the graph. Set allow_unused=True if this is the desired behavior.")
+        return captured
+    return None
+
+
+def _seed(root, gradient, index, create_graph):
+    if not isinstance(root, Tensor):
+        raise TypeError(f"outputs[{index}] is a {type(root).__name__}, not a Tensor")
     if not root.requires_grad:
-        raise RuntimeError("element 0 of tensors does not require grad and does not have a grad_fn: "
-                           "call backward() on a result computed from a tensor with requires_grad=True")
+        raise RuntimeError(f"element {index} of tensors does not require grad and does not have a grad_fn: "
+                           "differentiate a result computed from a tensor with requires_grad=True")
     if gradient is None:
         if root.array.size != 1:
-            raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this tensor has "
-                               f"shape {root.shape}: pass backward(gradient=...) of that shape")
-        seed = np.ones(root.shape, dtype=root.dtype)
-    else:
-        seed = np.array(gradient.array if isinstance(gradient, Tensor) else gradient,
-                        dtype=root.dtype, copy=True)
-        if seed.shape != root.shape:
-            raise RuntimeError(f"backward: gradient has shape {seed.shape} but the tensor has shape "
-                               f"{root.shape}; they must match")
-    if root.grad_fn is None:                      # backward of a leaf: d(root)/d(root) = gradient
-        _accumulate_leaf(root, seed)
-        return
-
-    pending = _count_edges(root.grad_fn)
-    buffers = {root.grad_fn: [None] * len(root.grad_fn.out_shapes)}
-    buffers[root.grad_fn][root._out_index] = seed
-    owned: dict[int, np.ndarray] = {}             # arrays the engine holds, by id (kept alive here)
-    ready = [root.grad_fn]
-    while ready:
-        node = ready.pop()
-        grads = buffers.pop(node)
-        for g in grads:
-            if g is not None:
-                owned.pop(id(g), None)            # handed over to this node's backward
-        if node.freed:
-            raise RuntimeError(
-                f"Trying to backward through the graph a second time ({node.name()} was freed by an "
-                "earlier backward). Pass retain_graph=True to the first backward() to keep the graph.")
-        if node.retained:
-            for index, tensor in node.retained.items():
-                if grads[index] is not None:
-                    _accumulate_leaf(tensor, grads[index].copy())
-        if node.ctx.materialize_grads:
-            grads = [np.zeros(s, d) if g is None else g
-                     for g, s, d in zip(grads, node.out_shapes, node.out_dtypes)]
-        input_grads = node.function.backward(node.ctx, *grads)
-        if not isinstance(input_grads, tuple):
-            input_grads = (input_grads,)
-        if len(input_grads) < len(node.inputs) or any(
-                g is not None for g in input_grads[len(node.inputs):]):
-            raise RuntimeError(f"{node.function.__name__}.backward returned {len(input_grads)} gradients "
-                               f"but forward took {len(node.inputs)} positional inputs: return one per "
-                               "input (None for inputs that need no gradient)")
-        for i, (tensor, grad) in enumerate(zip(node.inputs, input_grads)):
-            if tensor is None or not tensor.requires_grad:
-                continue
-            if grad is not None:
-                grad = _checked(grad, tensor, node, i)
-                if id(grad) in owned or grad.base is not None or not grad.flags.writeable:
-                    grad = grad.copy()
-            parent = tensor.grad_fn
-            if parent is None:
-                if grad is not None:
-                    _accumulate_leaf(tensor, grad)
-                    owned[id(grad)] = grad
-                continue
-            slots = buffers.get(parent)
-            if slots is None:
-                slots = buffers[parent] = [None] * len(parent.out_shapes)
-            if grad is not None:
-                held = slots[tensor._out_index]
-                if held is None:
-                    slots[tensor._out_index] = grad
-                    owned[id(grad)] = grad
-                else:
-                    held += grad
-            pending[parent] -= 1
-            if pending[parent] == 0:
-                ready.append(parent)
-        if not retain_graph:
-            node.freed = True
-            node.ctx.__dict__.clear()
-            node.ctx._saved = None
-            node.ctx.materialize_grads = True
+            raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this tensor has shape "
+                               f"{tuple(root.shape)}: pass a gradient of that shape")
+        return Tensor._wrap(np.ones(root.shape, dtype=root.dtype))
+    if isinstance(gradient, Tensor):
+        if gradient.shape != root.shape:
+            raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of {tuple(gradient.shape)} "
+                               f"and output[{index}] has a shape of {tuple(root.shape)}.")
+        if gradient.dtype != root.dtype:
+            from ..ops import cast
+            gradient = cast(gradient, root.dtype)
+        return gradient if create_graph else Tensor._wrap(gradient.array.copy())   # a backward may write into it
+    array = np.array(gradient, dtype=root.dtype)
+    if array.shape != root.shape:
+        raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of {array.shape} "
+                           f"and output[{index}] has a shape of {tuple(root.shape)}.")
+    return Tensor._wrap(array)
 
 
-def _count_edges(start) -> dict:
-    """Number of graph edges entering each node reachable from ``start``."""
-    pending = {start: 0}
-    stack = [start]
-    while stack:
-        node = stack.pop()
-        for tensor in node.inputs:
-            if tensor is None or tensor.grad_fn is None or not tensor.requires_grad:
-                continue
-            parent = tensor.grad_fn
-            if parent in pending:
-                pending[parent] += 1
+def _topological(starts) -> list:
+    """Every node reachable from ``starts``, each before the nodes it reaches (reverse post-order)."""
+    post, seen = [], set()
+    for start in starts:
+        if start in seen:
+            continue
+        seen.add(start)
+        stack = [(start, iter(start._edges))]
+        while stack:
+            node, edges = stack[-1]
+            for edge in edges:
+                if edge is not None and edge[0] is not None and edge[0] not in seen:
+                    seen.add(edge[0])
+                    stack.append((edge[0], iter(edge[0]._edges)))
+                    break
             else:
-                pending[parent] = 1
-                stack.append(parent)
-    return pending
+                stack.pop()
+                post.append(node)
+    post.reverse()
+    return post
 
 
-def _checked(grad, tensor: Tensor, node, index: int) -> np.ndarray:
-    """The gradient as an array of the input's shape and dtype, or a clear error."""
-    if isinstance(grad, Tensor):
-        grad = grad.array
-    grad = np.asarray(grad)
-    if grad.shape != tensor.shape:
+def _needed(order, targets):
+    """Which nodes to visit (a target among their outputs, or behind them) and which of those must
+    run their backward (a target behind them)."""
+    target_nodes = {key[0] for key in targets if type(key) is tuple}
+    behind = set()
+    for node in reversed(order):    # parents before children
+        for edge in node._edges:
+            if edge is None:
+                continue
+            parent, slot = edge
+            if (parent is None and id(slot) in targets) or (parent is not None and (
+                    parent in behind or (parent, slot) in targets)):
+                behind.add(node)
+                break
+    return _Needed(behind | target_nodes, behind)
+
+
+class _Needed:
+    __slots__ = ("visit", "behind")
+
+    def __init__(self, visit, behind) -> None:
+        self.visit, self.behind = visit, behind
+
+
+def _pre_hooks(node, grads):
+    if node._pre_hooks:
+        grads = list(grads)
+        for index, hooks in node._pre_hooks.items():
+            for hook in list(hooks):
+                if grads[index] is not None:
+                    result = hook(grads[index])
+                    if result is not None:
+                        grads[index] = _as_grad(result)
+    if node._prehooks:
+        for hook in list(node._prehooks):
+            result = hook(tuple(grads))
+            if result is not None:
+                grads = [None if g is None else _as_grad(g) for g in result]
+    return grads
+
+
+def _call_backward(node, grads, create_graph):
+    """The Function's backward on complete output gradients; one checked gradient per input."""
+    if node.materialize_grads:
+        grads = [Tensor._wrap(np.zeros(m[0], m[1])) if g is None and m is not None else g
+                 for g, m in zip(grads, node._meta)]
+    function = node._function
+    if function._legacy:
+        from .function import _guard_double_backward
+        with grad_mode.no_grad():
+            results = function.backward(node, *[None if g is None else g.array for g in grads])
+        results = _guard_double_backward(node, grads, results)
+    else:
+        results = function.backward(node, *grads)
+    if not isinstance(results, tuple):
+        results = (results,)
+    edges = node._edges
+    if len(results) < len(edges) or any(r is not None for r in results[len(edges):]):
+        raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients (expected "
+                           f"{len(edges)}, got {len(results)}): return one per forward input (None for inputs "
+                           "that need no gradient)")
+    out = []
+    for i, (edge, grad) in enumerate(zip(edges, results)):
+        if edge is None or grad is None:
+            out.append(None)
+            continue
+        out.append(_fit(_as_grad(grad), edge, node, i))
+    if node._hooks:
+        for hook in list(node._hooks):
+            result = hook(tuple(out), tuple(grads))
+            if result is not None:
+                out = [None if g is None else _as_grad(g) for g in result]
+    return out
+
+
+def _as_grad(grad) -> Tensor:
+    return grad if isinstance(grad, Tensor) else Tensor._wrap(np.asarray(grad))
+
+
+def _fit(grad: Tensor, edge, node, index) -> Tensor:
+    """The gradient in its input's shape (broadcasting undone) and dtype, or a clear error."""
+    parent, slot = edge
+    shape, dtype = (slot.shape, slot.dtype) if parent is None else parent._meta[slot]
+    if grad.shape != shape:
+        from ..ops import sum_to_size
         try:
-            grad = sum_to_shape(grad, tensor.shape)
-        except ValueError:
+            grad = sum_to_size(grad, shape)
+        except (ValueError, RuntimeError):
             raise RuntimeError(
-                f"{node.function.__name__}.backward returned a gradient of shape {grad.shape} for input "
-                f"{index}, whose shape is {tensor.shape}: return a gradient shaped like the input "
-                "(or broadcastable to it)") from None
-    if grad.dtype != tensor.dtype:
-        grad = grad.astype(tensor.dtype)
+                f"Function {node.name()} returned an invalid gradient at index {index} - got "
+                f"{list(grad.shape)} but expected shape compatible with {list(shape)}") from None
+    if grad.dtype != dtype:
+        from ..ops import cast
+        grad = cast(grad, dtype)
     return grad
 
 
-def _accumulate_leaf(tensor: Tensor, grad: np.ndarray) -> None:
-    if tensor.grad is None:
-        tensor.grad = Tensor._wrap(grad)
+def _own(grad: Tensor, owned: set) -> Tensor:
+    """A gradient whose array nobody else holds (copied if it was handed out before, is a view or is
+    read-only), so that accumulating into it in place touches no other gradient."""
+    a = grad.array
+    if id(a) in owned or a.base is not None or not a.flags.writeable:
+        grad = Tensor._wrap(a.copy())
+    owned.add(id(grad.array))
+    return grad
+
+
+def _gather(leaves: dict, leaf: Tensor, grad: Tensor, create_graph: bool) -> None:
+    """Sum the gradients reaching one leaf (torch's AccumulateGrad runs once, on the sum)."""
+    held = leaves.get(id(leaf))
+    if held is None:
+        leaves[id(leaf)] = [leaf, grad]
+    elif create_graph:
+        held[1] = held[1] + grad
     else:
-        tensor.grad.array += grad
+        held[1].array += grad.array             # both owned by the engine (see _own)
+
+
+def _add(a: Tensor, b: Tensor, create_graph: bool) -> Tensor:
+    return a + b if create_graph else Tensor._wrap(a.array + b.array)
+
+
+class _Sink:
+    """Where gradients end: leaves' ``.grad`` (backward) or the captured list (autograd.grad)."""
+
+    def __init__(self, accumulate, targets, captured, inputs) -> None:
+        self.accumulate, self.targets, self.captured, self.inputs = accumulate, targets, captured, inputs
+
+    def leaf(self, tensor: Tensor, grad: Tensor, create_graph: bool) -> None:
+        if self.targets is not None and id(tensor) not in self.targets:
+            return                                  # not differentiated: its hooks do not run (torch)
+        if tensor._hooks:
+            for hook in list(tensor._hooks.values()):
+                result = hook(grad)
+                if result is not None:
+                    grad = _as_grad(result)
+        if self.targets is not None:
+            if not self.accumulate:
+                for p in self.targets[id(tensor)]:
+                    self.captured[p] = grad
+                return
+        _accumulate_grad(tensor, grad, create_graph)
+
+    def capture_nonleaf(self, node, grads, create_graph) -> None:
+        for index, g in enumerate(grads):
+            positions = self.targets.get((node, index))
+            if positions is None or g is None:
+                continue
+            if self.accumulate:
+                _accumulate_grad(self.inputs[positions[0]], g, create_graph, copy=True)
+            else:
+                for p in positions:
+                    self.captured[p] = g if create_graph else Tensor._wrap(g.array.copy())
+
+
+def _accumulate_grad(tensor: Tensor, grad: Tensor, create_graph: bool, copy: bool = False) -> None:
+    """torch's AccumulateGrad: the first gradient is kept, later ones added (out of place under
+    ``create_graph``, so the sum is differentiable; in place otherwise)."""
+    if tensor.grad is None:
+        if create_graph:
+            tensor.grad = grad
+        else:
+            tensor.grad = Tensor._wrap(grad.array.copy() if copy else grad.array)
+    elif create_graph or tensor.grad.requires_grad:
+        tensor.grad = tensor.grad + grad
+    else:
+        tensor.grad.array += grad.array

@@ -1,27 +1,31 @@
-"""``Function``: an operation with a NumPy forward and a NumPy backward (DESIGN §1).
+"""``Function``: torch's contract, on Tensors (DESIGN §1).
 
-Every differentiable operation of the library is one of these, and so is every user's
-straight-through estimator::
+Every differentiable operation, the library's and the user's, is one of these::
 
     class Binarize(Function):
         @staticmethod
-        def forward(ctx, x):                      # x: np.ndarray
+        def forward(ctx, x):                      # x: Tensor
             ctx.save_for_backward(x)
-            return np.where(x >= 0, 1, -1).astype(x.dtype)
+            return x.sign()                       # a Tensor (an ndarray is accepted too)
 
         @staticmethod
-        def backward(ctx, grad):                  # grad: np.ndarray shaped like the output
+        def backward(ctx, grad_output):           # grad_output: Tensor shaped like the output
             (x,) = ctx.saved_tensors
-            return grad * (np.abs(x) <= 1)
+            grad_output[x.abs() > 1] = 0          # the engine hands each backward a gradient it may overwrite
+            return grad_output
 
-    y = Binarize.apply(t)                         # t, y: Tensor
+    y = Binarize.apply(t)
 
-``apply`` unwraps Tensors to arrays, runs ``forward`` with no graph recording, wraps the
-result and, when grad mode is on and an input requires grad, records a :class:`Node` that
-holds the context. The engine (``engine.py``) later calls ``backward`` with one gradient per
-output and expects one gradient (or ``None``) per positional input.
+``apply`` runs ``forward`` with recording off and, when grad mode is on and an input requires
+grad, records a :class:`BackwardNode`: the context ``forward`` wrote to, which is also the
+output's ``grad_fn``. The engine later calls ``backward`` with one gradient per output, with
+recording on only under ``create_graph=True``: a backward written with the library's ops is then
+itself recorded, and can be differentiated again.
 """
 from __future__ import annotations
+
+import functools
+import weakref
 
 import numpy as np
 
@@ -31,115 +35,353 @@ from ..tensor import Tensor
 _state = grad_mode._state
 
 
-class Context:
-    """What ``forward`` leaves for ``backward``: saved arrays and any attributes it sets."""
+class BackwardNode:
+    """The context of one call (``ctx``) and, once recorded, the graph node behind its outputs.
 
-    def __init__(self, needs_input_grad: tuple[bool, ...]) -> None:
+    Public, as torch's: ``needs_input_grad``, ``save_for_backward`` / ``saved_tensors``,
+    ``mark_non_differentiable``, ``mark_dirty``, ``set_materialize_grads``, ``next_functions``,
+    ``name()``, ``register_hook``, ``register_prehook``; ``forward`` may set any other attribute.
+    """
+
+    def __init__(self, function, needs_input_grad: tuple) -> None:
+        self._function = function
         self.needs_input_grad = needs_input_grad
-        self._saved: tuple | None = ()
-        self._non_differentiable: tuple = ()
         self.materialize_grads = True
+        self._saved = ()
+        self._edges = None          # per input: None, or (parent node, output index) / (None, leaf)
+        self._meta = None           # per output: (shape, dtype)
+        self._dirty = ()
+        self._non_differentiable = ()
+        self._freed = False
+        self._pre_hooks = None      # {output index: [fn(grad) -> grad or None]} from Tensor.register_hook
+        self._retained = None       # {output index: weakref to the tensor} from retain_grad()
+        self._hooks = None          # node hooks: fn(grad_inputs, grad_outputs)
+        self._prehooks = None       # node pre-hooks: fn(grad_outputs)
 
-    def save_for_backward(self, *arrays) -> None:
-        """Keep arrays for ``backward``; read them back from ``saved_tensors``."""
-        self._saved = arrays
+    # ----------------------------------------------------------------- what forward leaves
+    def save_for_backward(self, *tensors) -> None:
+        """Keep tensors (or None) for ``backward``; read them back from ``saved_tensors``."""
+        for i, t in enumerate(tensors):
+            if t is not None and not isinstance(t, Tensor) and not self._function._legacy:
+                raise TypeError(f"save_for_backward can only save tensors (or None), but argument {i} is "
+                                f"of type {type(t).__name__}: wrap an array as tc.as_tensor(array)")
+        self._saved = tensors
 
     @property
     def saved_tensors(self) -> tuple:
-        if self._saved is None:
+        """The saved tensors; torch's error if the graph was freed or one was modified in place."""
+        if self._freed:
             raise RuntimeError(
-                "Trying to backward through the graph a second time (or to read saved tensors after "
-                "they were freed). Pass retain_graph=True to the first backward() if you need to "
-                "backward through the graph twice.")
-        return self._saved
+                "Trying to backward through the graph a second time (or directly access saved tensors after "
+                "they have already been freed). Saved intermediate values of the graph are freed when you "
+                "call .backward() or autograd.grad(). Specify retain_graph=True if you need to backward "
+                "through the graph a second time or if you need to access saved tensors after calling backward.")
+        saved = self._saved
+        if type(saved) is tuple:                      # not yet packed: forward is still running
+            return saved
+        return tuple(_unpack(self, entry) for entry in saved)
 
     def mark_non_differentiable(self, *outputs) -> None:
         """Declare outputs (e.g. indices) that never carry a gradient."""
-        self._non_differentiable = tuple(id(o) for o in outputs)
+        self._non_differentiable = tuple(_array_of(o) for o in outputs)
+
+    def mark_dirty(self, *tensors) -> None:
+        """Declare inputs that ``forward`` modified in place (and returns as outputs)."""
+        self._dirty = tensors
 
     def set_materialize_grads(self, value: bool) -> None:
         """When False, ``backward`` receives ``None`` (not zeros) for outputs that got no gradient."""
         self.materialize_grads = bool(value)
 
-
-class Node:
-    """A recorded call: the graph edge from a Function's outputs back to its inputs (``grad_fn``)."""
-
-    __slots__ = ("function", "ctx", "inputs", "out_shapes", "out_dtypes", "retained", "freed",
-                 "__weakref__")
-
-    def __init__(self, function, ctx, inputs, outputs) -> None:
-        self.function = function
-        self.ctx = ctx
-        self.inputs = inputs                      # one Tensor (or None) per positional argument
-        self.out_shapes = [o.shape for o in outputs]
-        self.out_dtypes = [o.dtype for o in outputs]
-        self.retained = None                      # {output index: Tensor} for retain_grad()
-        self.freed = False
-
+    # ----------------------------------------------------------------- the graph
     def name(self) -> str:
-        return f"{self.function.__name__}Backward"
+        suffix = "0" if self._function.__module__.startswith("tinycompress.") else ""
+        return f"{self._function.__name__}Backward{suffix}"
 
     @property
     def next_functions(self) -> tuple:
-        return tuple((t.grad_fn if t is not None else None) for t in self.inputs)
+        """One ``(node, output index)`` per input: an ``AccumulateGrad`` for leaves, ``(None, 0)`` for
+        inputs that need no gradient."""
+        out = []
+        for edge in self._edges or ():
+            if edge is None:
+                out.append((None, 0))
+            elif edge[0] is None:
+                out.append((AccumulateGrad(edge[1]), 0))
+            else:
+                out.append(edge)
+        return tuple(out)
+
+    def register_hook(self, fn):
+        """``fn(grad_inputs, grad_outputs)`` after this node's backward; may return new grad_inputs."""
+        self._hooks = (self._hooks or []) + [fn]
+        return _NodeHookHandle(self, "_hooks", fn)
+
+    def register_prehook(self, fn):
+        """``fn(grad_outputs)`` before this node's backward; may return new grad_outputs."""
+        self._prehooks = (self._prehooks or []) + [fn]
+        return _NodeHookHandle(self, "_prehooks", fn)
 
     def __repr__(self) -> str:
-        return f"<{self.name()}>"
+        return f"<{self.name()} object at {id(self):#x}>"
 
 
+Context = BackwardNode          # what forward and backward call ``ctx``
+FunctionCtx = BackwardNode
+
+
+class AccumulateGrad:
+    """The node that stands for a leaf in ``next_functions`` (its ``.variable`` is the leaf)."""
+
+    def __init__(self, variable: Tensor) -> None:
+        self.variable = variable
+
+    def name(self) -> str:
+        return "AccumulateGrad"
+
+    next_functions = ()
+
+    def __repr__(self) -> str:
+        return f"<AccumulateGrad object at {id(self):#x}>"
+
+
+class _NodeHookHandle:
+    def __init__(self, node, attr, fn) -> None:
+        self._node, self._attr, self._fn = weakref.ref(node), attr, fn
+
+    def remove(self) -> None:
+        node = self._node()
+        hooks = getattr(node, self._attr, None) if node is not None else None
+        if hooks and self._fn in hooks:
+            setattr(node, self._attr, [h for h in hooks if h is not self._fn] or None)
+
+
+# --------------------------------------------------------------------------- saved tensors
+class _SavedOutput:
+    """A saved output of the node itself: kept as its array (no reference cycle through the node),
+    unpacked as a Tensor whose ``grad_fn`` is the node, so a backward that uses it is differentiable."""
+
+    __slots__ = ("array", "index", "version_box", "version")
+
+    def __init__(self, array, index, version_box) -> None:
+        self.array, self.index, self.version_box, self.version = array, index, version_box, version_box[0]
+
+
+def _unpack(node, entry):
+    if entry is None:
+        return None
+    if type(entry) is _SavedOutput:
+        version = entry.version_box[0]
+        if version != entry.version:
+            raise _modified_error(node, entry.array, f", which is output {entry.index} of {_op_name(node)},", version,
+                                  entry.version)
+        t = Tensor._wrap(entry.array, node, entry.index)
+        t._vc = entry.version_box
+        return t
+    if type(entry) is not tuple:                  # a LegacyFunction's saved array
+        return entry
+    tensor, version = entry
+    if tensor._version != version:
+        where = (f", which is output {tensor._out_index} of {_op_name(tensor.grad_fn)},"
+                 if tensor.grad_fn is not None else "")
+        raise _modified_error(node, tensor.array, where, tensor._version, version)
+    return tensor
+
+
+def _modified_error(node, array, where, now, expected):
+    kind = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor"}.get(array.dtype, "Tensor")
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace operation: "
+        f"[tinycompress.{kind} {list(array.shape)}]{where} is at version {now}; expected version "
+        f"{expected} instead. Hint: the backward of {node.name()} needs it; do the in-place change out of "
+        "place (y = y + 1), or clone() it first.")
+
+
+def _op_name(node) -> str:
+    """The operation behind a node as torch's error messages name it: ``Mul`` for ``MulBackward0``."""
+    name = node.name()
+    return name[:name.rindex("Backward")] if "Backward" in name else name
+
+
+def _array_of(x):
+    return x.array if isinstance(x, Tensor) else x
+
+
+# --------------------------------------------------------------------------- Function
 class Function:
     """Base class of differentiable operations; subclass and write ``forward`` and ``backward``."""
 
+    _legacy = False
+
     @staticmethod
-    def forward(ctx: Context, *args, **kwargs):
+    def forward(ctx, *args, **kwargs):
         raise NotImplementedError("a Function subclass must implement forward(ctx, *args)")
 
     @staticmethod
-    def backward(ctx: Context, *grad_outputs):
+    def backward(ctx, *grad_outputs):
         raise NotImplementedError("a Function subclass must implement backward(ctx, *grads)")
 
     @classmethod
     def apply(cls, *args, **kwargs):
-        arrays = []
-        needs = []
-        for a in args:
-            if isinstance(a, Tensor):
-                arrays.append(a.array)
-                needs.append(a.requires_grad)
-            else:
-                arrays.append(a)
-                needs.append(False)
-        for key, value in kwargs.items():
-            if isinstance(value, Tensor):
-                raise TypeError(f"{cls.__name__}.apply: tensor arguments must be positional "
-                                f"(keyword '{key}' got a Tensor), so that they can receive a gradient")
+        if kwargs:
+            _check_keywords(cls, kwargs)
+        needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         record = _state.enabled and True in needs
-        ctx = Context(tuple(needs))
-        previous, _state.enabled = _state.enabled, False
-        try:
-            result = cls.forward(ctx, *arrays, **kwargs)
-        finally:
-            _state.enabled = previous
-
-        single = not isinstance(result, tuple)
-        outputs = [_as_array(r, cls) for r in ((result,) if single else result)]
-        if not record:
-            wrapped = [Tensor._wrap(o) for o in outputs]
+        ctx = BackwardNode(cls, needs)
+        if cls._legacy:
+            args_in = args
+            args = tuple([a.array if isinstance(a, Tensor) else a for a in args])
+        if _state.enabled:
+            _state.enabled = False
+            try:
+                result = cls.forward(ctx, *args, **kwargs)
+            finally:
+                _state.enabled = True
         else:
-            node = Node(cls, ctx, [a if isinstance(a, Tensor) else None for a in args], outputs)
-            skip = ctx._non_differentiable
-            wrapped = [Tensor._wrap(o, None if id(o) in skip else node, i)
-                       for i, o in enumerate(outputs)]
-        return wrapped[0] if single else tuple(wrapped)
+            result = cls.forward(ctx, *args, **kwargs)
+        if cls._legacy:
+            args = args_in
+        single = type(result) is not tuple
+        outputs = (result,) if single else result
+        if not record:
+            if ctx._dirty:
+                for t in ctx._dirty:
+                    t._bump()
+            wrapped = tuple(_lean_output(o, cls, ctx) for o in outputs)
+            return wrapped[0] if single else wrapped
+        wrapped = _record(cls, ctx, args, outputs)
+        return wrapped[0] if single else wrapped
 
 
-def _as_array(value, cls) -> np.ndarray:
-    if isinstance(value, np.ndarray):
-        return value
-    if isinstance(value, Tensor):
-        return value.array
-    if isinstance(value, (np.generic, int, float, bool)):
-        return np.asarray(value)
-    raise TypeError(f"{cls.__name__}.forward must return NumPy arrays (or a tuple of them), "
-                    f"got {type(value).__name__}")
+def _check_keywords(cls, kwargs) -> None:
+    """Keyword arguments are not graph inputs: a tensor there that requires grad would silently get none."""
+    for key, value in kwargs.items():
+        if isinstance(value, Tensor) and value.requires_grad:
+            raise TypeError(f"{cls.__name__}.apply: keyword argument '{key}' is a Tensor that requires grad; "
+                            "tensor arguments must be positional to get a gradient")
+
+
+def _lean_output(o, cls, ctx):
+    if type(o) is np.ndarray:
+        return Tensor._wrap(o)
+    if isinstance(o, Tensor):
+        if any(o is d for d in ctx._dirty):
+            return o
+        return o if o.grad_fn is None and not o.requires_grad else Tensor._wrap(o.array)
+    return _non_tensor_output(o, cls)
+
+
+def _non_tensor_output(o, cls):
+    if isinstance(o, (np.ndarray, np.generic, int, float, bool)):
+        return Tensor._wrap(np.asarray(o))
+    if o is None:
+        return None
+    raise TypeError(f"{cls.__name__}.forward must return Tensors or arrays (or a tuple of them), "
+                    f"got {type(o).__name__}")
+
+
+def _record(cls, ctx, args, outputs):
+    """Wrap the outputs with ``ctx`` as their ``grad_fn`` and freeze what backward needs."""
+    ctx._edges = [((a.grad_fn, a._out_index) if a.grad_fn is not None else (None, a)) if need else None
+                  for a, need in zip(args, ctx.needs_input_grad)]
+    dirty = ctx._dirty
+    non_diff = ctx._non_differentiable
+    saved = ctx._saved
+    wrapped, meta, boxes = [], [], {}
+    for i, o in enumerate(outputs):
+        if o is None:
+            wrapped.append(None)
+            meta.append(None)
+            continue
+        if isinstance(o, Tensor) and any(o is d for d in dirty):
+            if o.grad_fn is None and o.requires_grad:
+                raise RuntimeError("a leaf Variable that requires grad is being used in an in-place operation.")
+            o._bump()
+            t = o
+            t.grad_fn, t._out_index = ctx, i
+        else:
+            array = o.array if isinstance(o, Tensor) else o
+            if type(array) is not np.ndarray:
+                t = _non_tensor_output(array, cls)
+                array = t.array
+            t = Tensor._wrap(array, ctx, i)
+        if any(t.array is a for a in non_diff if a is not None):
+            t.grad_fn, t.requires_grad = None, False
+        else:
+            t.requires_grad = True
+        wrapped.append(t)
+        meta.append((t.array.shape, t.array.dtype))
+        boxes[id(t.array)] = (t, i)
+    ctx._meta = meta
+    if saved:
+        packed = []
+        inputs = {id(a) for a in args if isinstance(a, Tensor)}
+        for s in saved:
+            if s is None:
+                packed.append(None)
+            elif not isinstance(s, Tensor):           # a LegacyFunction's array
+                packed.append(s)
+            elif id(s) not in inputs and id(s.array) in boxes and boxes[id(s.array)][0].grad_fn is ctx:
+                out, index = boxes[id(s.array)]
+                packed.append(_SavedOutput(out.array, index, out._version_box()))
+            else:
+                packed.append((s, s._version))
+        ctx._saved = packed
+    return tuple(wrapped)
+
+
+# --------------------------------------------------------------------------- once_differentiable
+class _DelayedError(Function):
+    """Stands for a backward that exists only once: differentiating through it is an error."""
+
+    @staticmethod
+    def forward(ctx, x):
+        return x.array
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError(ctx.message)
+
+
+def once_differentiable(backward):
+    """Mark a ``backward`` as computed outside the graph (NumPy, say): it runs with recording off,
+    and under ``create_graph`` its results carry a node that raises if they are differentiated."""
+
+    @functools.wraps(backward)
+    def wrapper(ctx, *grads):
+        with grad_mode.no_grad():
+            results = backward(ctx, *grads)
+        return _guard_double_backward(ctx, grads, results)
+    return wrapper
+
+
+def _guard_double_backward(ctx, grads, results):
+    """Under ``create_graph``, attach results computed outside the graph to an error node whose edges
+    are the node's own and the gradients', so that a double backward names the Function."""
+    if not _state.enabled:
+        return results
+    edges = [e for e in (ctx._edges or ()) if e is not None]
+    edges += [((g.grad_fn, g._out_index) if g.grad_fn is not None else (None, g))
+              for g in grads if isinstance(g, Tensor) and g.requires_grad]
+    if not edges:
+        return results
+    single = not isinstance(results, tuple)
+    out = []
+    for r in ((results,) if single else results):
+        if r is None:
+            out.append(None)
+            continue
+        array = np.asarray(_array_of(r))
+        node = BackwardNode(_DelayedError, (True,) * len(edges))
+        node.message = (f"trying to differentiate twice a function that was marked with @once_differentiable: "
+                        f"{ctx.name()} has no double backward (its backward is computed outside the graph)")
+        node._edges, node._meta = edges, [(array.shape, array.dtype)]
+        out.append(Tensor._wrap(array, node, 0))
+    return out[0] if single else tuple(out)
+
+
+class LegacyFunction(Function):
+    """Migration shim: ``forward`` and ``backward`` on ndarrays, first order only. Every library
+    Function is being rewritten on Tensors; this class goes when none is left."""
+
+    _legacy = True

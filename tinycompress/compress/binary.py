@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..autograd import Function
+from ..autograd import Function, LegacyFunction
 from ..callbacks import Callback
 from ..nn import functional as F
 from ..optim.optimizer import Optimizer
@@ -60,7 +60,7 @@ def _sign(x: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 # Quantizer Functions
 # ------------------------------------------------------------------------------------------------
-class Binarize(Function):
+class Binarize(LegacyFunction):
     """Seed 000's ``Binarize``: ``forward x_b = sign(x)`` (0 -> +1);
     ``backward g_x = g · 1{-1 <= x <= 1}``.
 
@@ -85,7 +85,7 @@ class Binarize(Function):
         return grad_output
 
 
-class SignSTE(Function):
+class SignSTE(LegacyFunction):
     """Deterministic binarization ``x_b = +1 if x >= 0 else -1``; backward is the chosen STE
     (``saturate``: ``g·1{|x|<=1}``, ``identity``: ``g``, ``soft``: ``g·max(0, 1-|x|)``)."""
 
@@ -101,7 +101,7 @@ class SignSTE(Function):
         return _ste_grad(g, x, ctx.ste)
 
 
-class StochasticBinarize(Function):
+class StochasticBinarize(LegacyFunction):
     """Stochastic binarization: ``x_b = +1`` with probability ``σ(x) = clip((x + 1)/2, 0, 1)``,
     else ``-1``; i.e. ``x_b = +1 if u < σ(x)`` for ``u ~ U[0, 1)`` drawn from the library's
     generator (or given as ``noise``). Backward: the chosen STE, as :class:`SignSTE`."""
@@ -127,7 +127,7 @@ def _reduce_dims(x: np.ndarray, per_channel: bool):
     return tuple(range(1, x.ndim)) if per_channel else None
 
 
-class Ternarize(Function):
+class Ternarize(LegacyFunction):
     """TWN ternarization: ``t = sign(w)·1{|w| > Δ}`` with ``Δ = 0.7·mean|w|`` (over the whole
     tensor, or per output channel -- over all dims but the first -- if ``per_channel``).
     Backward: the chosen STE (default identity, as for weights)."""
@@ -153,7 +153,7 @@ def _ap2(x: np.ndarray) -> np.ndarray:
     return np.where(x == 0, 0, out).astype(x.dtype, copy=False)
 
 
-class AP2(Function):
+class AP2(LegacyFunction):
     """Approximate power of two: ``AP2(x) = sign(x)·2^round(log2|x|)`` (``AP2(0) = 0``), so that
     ``a·AP2(b)`` is a shift of ``a`` (the paper's ``a ≪≫ b``). Backward: identity STE ``g``."""
 
@@ -173,7 +173,7 @@ def _linear_range(bits: int):
     return step, -1.0, 1.0 - step
 
 
-class LinearQuant(Function):
+class LinearQuant(LegacyFunction):
     """Fixed-point quantizer ``LinearQuant(x, bits) = clip(round(x / s)·s, minV, maxV)`` with step
     ``s = 2^(1-bits)``, ``minV = -1``, ``maxV = 1 - s`` (signed fixed point on [-1, 1), 2^bits
     levels). Backward: saturating STE ``g·1{minV <= x <= maxV}``."""
@@ -191,7 +191,7 @@ class LinearQuant(Function):
         return g * ((x >= ctx.lo) & (x <= ctx.hi))
 
 
-class LogQuant(Function):
+class LogQuant(LegacyFunction):
     """Logarithmic quantizer ``LogQuant(x, bits) = clip(AP2(x), minV, maxV)``: one sign bit and
     ``bits - 1`` exponent bits, ``|q| ∈ {2^e : e = -(2^(bits-1) - 1), ..., 0}``, so magnitudes
     are clipped to ``[minV, maxV] = [2^-(2^(bits-1)-1), 1]`` (0 stays 0).
@@ -295,7 +295,7 @@ def binary_conv_weight(layer) -> tuple[np.ndarray, np.ndarray | None]:
     return q, (alpha.reshape(-1) if layer.scale == "channel" else None)
 
 
-class QuantizeConvWeight(Function):
+class QuantizeConvWeight(LegacyFunction):
     """Forward: :func:`quantize_conv_weight`; backward: identity STE ``g`` (seed 001's
     ``Binary_w``, whose centering, clamping and ``α`` act on ``.array`` and carry no gradient)."""
 

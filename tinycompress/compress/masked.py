@@ -23,7 +23,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..autograd import Function, no_grad
+from ..autograd import Function, LegacyFunction, no_grad
 from ..callbacks import Callback
 from ..random import default_generator
 from ..tensor import Tensor
@@ -48,7 +48,7 @@ def gen_mask(row: int, col: int, percent: float = 0.5, num_zeros: int | None = N
     return mask.reshape(row, col)
 
 
-class LinearFunction(Function):
+class LinearFunction(LegacyFunction):
     """Seed 002's Function: ``y = x (W⊙M)ᵀ + b`` for x (*, in), W and M (out, in), b (out,).
 
     backward: ∂x = g (W⊙M), ∂W = (gᵀ x) ⊙ M, ∂b = Σ g over the leading dims, ∂M = None.
@@ -84,7 +84,7 @@ class LinearFunction(Function):
         return (gx, gw, gb, None)[:len(needs)]
 
 
-class ApplyMask(Function):
+class ApplyMask(LegacyFunction):
     """``W ⊙ M`` with the mask a constant: forward ``w * m``; backward ``g * m``."""
 
     @staticmethod

@@ -36,57 +36,10 @@ __all__ = ["BasePruningMethod", "PruningContainer", "Identity", "RandomUnstructu
 
 
 # ------------------------------------------------------------------------------ forward pre-hooks
-_HOOKED_CLASSES: dict = {}
-
-
-def _hooked_class(cls):
-    """A subclass of ``cls`` whose forward first calls the instance's forward pre-hooks."""
-    if getattr(cls, "_runs_pre_hooks", False):
-        return cls
-    if cls not in _HOOKED_CLASSES:
-        def forward(self, *args, **kwargs):
-            for hook in list(self.__dict__.get("_forward_pre_hooks", {}).values()):
-                hook(self, args)
-            return cls.forward(self, *args, **kwargs)
-
-        def _get_name(self):
-            return cls.__name__
-        _HOOKED_CLASSES[cls] = type(cls.__name__, (cls,), {"forward": forward, "_get_name": _get_name,
-                                                            "_runs_pre_hooks": True, "__module__": cls.__module__,
-                                                            "__qualname__": cls.__qualname__})
-    return _HOOKED_CLASSES[cls]
-
-
-def _pre_hooks(module) -> OrderedDict:
-    """The module's forward pre-hooks (``module._forward_pre_hooks``).
-
-    ``nn.Module`` has no hook support yet, so this provides a minimal one: the instance's class is
-    swapped for a same-named subclass whose ``forward`` calls each ``hook(module, args)`` first
-    (a class swap, not an instance closure, so ``copy.deepcopy`` of a pruned model stays correct).
-    """
-    hooks = module.__dict__.get("_forward_pre_hooks")
-    if hooks is None:
-        hooks = OrderedDict()
-        object.__setattr__(module, "_forward_pre_hooks", hooks)
-    if not hasattr(type(module), "register_forward_pre_hook"):
-        module.__class__ = _hooked_class(type(module))
-    return hooks
-
-
-_next_hook_id = [0]
-
-
-def _register_pre_hook(module, hook) -> None:
-    if hasattr(type(module), "register_forward_pre_hook"):
-        module.register_forward_pre_hook(hook)
-        return
-    hooks = _pre_hooks(module)
-    _next_hook_id[0] += 1
-    hooks[_next_hook_id[0]] = hook
-
 
 def _hooks_of(module) -> OrderedDict:
-    return module.__dict__.get("_forward_pre_hooks") or OrderedDict()
+    """The module's forward pre-hooks, where a pruning method sits as torch's does."""
+    return module._forward_pre_hooks
 
 
 def _array(t) -> np.ndarray:
@@ -214,12 +167,10 @@ class BasePruningMethod(ABC):
             mask = np.asarray(method.compute_mask(scores, default_mask=default_mask)).astype(orig.dtype)
             for k in to_remove:
                 del hooks[k]
-            if name + "_mask" in module._buffers:
-                module._buffers[name + "_mask"].array = mask
-            else:
-                module.register_buffer(name + "_mask", mask)
+            module._buffers.pop(name + "_mask", None)       # a new mask: a reference to the old keeps its values
+            module.register_buffer(name + "_mask", Tensor(mask))
             setattr(module, name, method.apply_mask(module))
-            _register_pre_hook(module, method)
+            module.register_forward_pre_hook(method)
         except Exception:
             if not isinstance(method, PruningContainer):
                 orig = module._parameters.pop(name + "_orig")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .. import random as _random
-from ..autograd.function import Function
+from ..autograd.function import Function, LegacyFunction
 from ..ops import flatten, hardtanh, leaky_relu, log_softmax, relu, sigmoid, softmax, softplus, tanh, unflatten  # noqa: F401
 from ..ops._util import as_tensor
 from ..ops.linear import linear  # noqa: F401
@@ -15,7 +15,7 @@ from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d  # no
 from ..ops.normalization import batch_norm  # noqa: F401
 
 
-class Dropout(Function):
+class Dropout(LegacyFunction):
     """Inverted dropout: y = x · m / (1 − p), m ~ Bernoulli(1 − p); backward: ∂x = g · m / (1 − p)."""
 
     @staticmethod

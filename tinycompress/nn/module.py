@@ -6,11 +6,12 @@ Attributes that are :class:`Parameter` or :class:`Module` register themselves in
 """
 from __future__ import annotations
 
+import weakref
 from collections import OrderedDict
 
 import numpy as np
 
-from ..autograd import no_grad
+from ..autograd import Function, is_grad_enabled, no_grad
 from ..tensor import Tensor
 from .parameter import Parameter
 
@@ -21,6 +22,118 @@ def _addindent(s: str, num_spaces: int) -> str:
         return s
     first = lines.pop(0)
     return first + "\n" + "\n".join(" " * num_spaces + line for line in lines)
+
+
+_HOOK_DICTS = ("_forward_pre_hooks", "_forward_hooks", "_backward_pre_hooks", "_backward_hooks")
+
+
+class RemovableHandle:
+    """What a ``register_*_hook`` returns: ``remove()`` unregisters the hook (also as a context manager)."""
+
+    _next_id = 0
+
+    def __init__(self, hooks_dict, *, extra=()) -> None:
+        self.hooks_dict_ref = weakref.ref(hooks_dict) if _weakrefable(hooks_dict) else (lambda: hooks_dict)
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+        self.extra = extra
+
+    def remove(self) -> None:
+        hooks = self.hooks_dict_ref()
+        if hooks is not None:
+            hooks.pop(self.id, None)
+        for table in self.extra:
+            table.discard(self.id)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.remove()
+
+
+def _weakrefable(obj) -> bool:
+    try:
+        weakref.ref(obj)
+        return True
+    except TypeError:
+        return False
+
+
+class _BackwardIdentity(Function):
+    """Identity on a module's tensor inputs or outputs: its node is where the module's full backward
+    hooks see (and may replace) the gradients."""
+
+    @staticmethod
+    def forward(ctx, *tensors):
+        return tuple(t.array for t in tensors)
+
+    @staticmethod
+    def backward(ctx, *grads):
+        """d identity(x) = g"""
+        return grads
+
+
+class _BackwardHookState:
+    """One forward's link between the output side (grad_output) and the input side (grad_input)."""
+
+    def __init__(self, module) -> None:
+        self.module = module
+        self.grad_output = None
+        self.n_inputs = 0
+        self.inputs_need_grad = False
+
+    def wrap_inputs(self, args):
+        positions = [i for i, a in enumerate(args) if isinstance(a, Tensor)]
+        self.n_inputs = len(positions)
+        self.inputs_need_grad = any(args[i].requires_grad for i in positions)
+        if not self.inputs_need_grad or not is_grad_enabled():
+            return args
+        wrapped = _BackwardIdentity.apply(*[args[i] for i in positions])
+        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
+        node = next(t.grad_fn for t in wrapped if t.grad_fn is not None)
+        node.register_hook(self._on_grad_input)
+        args = list(args)
+        for i, t in zip(positions, wrapped):
+            args[i] = t
+        return tuple(args)
+
+    def wrap_outputs(self, output):
+        single = isinstance(output, Tensor)
+        outputs = (output,) if single else output
+        if not isinstance(outputs, tuple) or not is_grad_enabled():
+            return output
+        positions = [i for i, o in enumerate(outputs) if isinstance(o, Tensor) and o.requires_grad]
+        if not positions:
+            return output
+        wrapped = _BackwardIdentity.apply(*[outputs[i] for i in positions])
+        wrapped = wrapped if isinstance(wrapped, tuple) else (wrapped,)
+        wrapped[0].grad_fn.register_prehook(self._on_grad_output)
+        outputs = list(outputs)
+        for i, t in zip(positions, wrapped):
+            outputs[i] = t
+        return outputs[0] if single else tuple(outputs)
+
+    def _on_grad_output(self, grad_output):
+        for hook in list(self.module._backward_pre_hooks.values()):
+            result = hook(self.module, grad_output)
+            if result is not None:
+                grad_output = tuple(result) if isinstance(result, (tuple, list)) else (result,)
+        self.grad_output = tuple(grad_output)
+        if not self.inputs_need_grad:            # no input side will run: the hooks see grad_input as Nones
+            for hook in list(self.module._backward_hooks.values()):
+                hook(self.module, (None,) * self.n_inputs, self.grad_output)
+        return grad_output
+
+    def _on_grad_input(self, grad_input, _grad_output_of_identity):
+        for hook in list(self.module._backward_hooks.values()):
+            result = hook(self.module, tuple(grad_input), self.grad_output)
+            if result is not None:
+                if len(result) != len(grad_input):
+                    raise RuntimeError(f"Backward hook returned an invalid number of grad_input, got "
+                                       f"{len(result)}, but expected {len(grad_input)}")
+                grad_input = tuple(result)
+        return grad_input
 
 
 class Module:
@@ -34,13 +147,88 @@ class Module:
         object.__setattr__(self, "_buffers", OrderedDict())
         object.__setattr__(self, "_non_persistent_buffers_set", set())
         object.__setattr__(self, "_modules", OrderedDict())
+        for name in _HOOK_DICTS:
+            object.__setattr__(self, name, OrderedDict())
+        object.__setattr__(self, "_hooks_with_kwargs", set())
+        object.__setattr__(self, "_forward_hooks_always_called", set())
 
     # ------------------------------------------------------------------ forward
     def forward(self, *args, **kwargs):
         raise NotImplementedError(f'Module [{type(self).__name__}] is missing the required "forward" function')
 
     def __call__(self, *args, **kwargs):
-        return self.forward(*args, **kwargs)
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks
+                or self._backward_pre_hooks):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        """torch's order: forward pre-hooks, (input side of the backward hooks), forward, forward
+        hooks, (output side of the backward hooks)."""
+        for key, hook in list(self._forward_pre_hooks.items()):
+            if key in self._hooks_with_kwargs:
+                result = hook(self, args, kwargs)
+                if result is not None:
+                    if not (isinstance(result, tuple) and len(result) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of (new_args, new_kwargs), "
+                                           f"but got {result}.")
+                    args, kwargs = result
+            else:
+                result = hook(self, args)
+                if result is not None:
+                    args = result if isinstance(result, tuple) else (result,)
+        backward_hooks = bool(self._backward_hooks or self._backward_pre_hooks)
+        if backward_hooks:
+            state = _BackwardHookState(self)
+            args = state.wrap_inputs(args)
+        output = self.forward(*args, **kwargs)
+        for key, hook in list(self._forward_hooks.items()):
+            result = (hook(self, args, kwargs, output) if key in self._hooks_with_kwargs
+                      else hook(self, args, output))
+            if result is not None:
+                output = result
+        if backward_hooks:
+            output = state.wrap_outputs(output)
+        return output
+
+    # ------------------------------------------------------------------ hooks
+    def _add_hook(self, table: str, hook, prepend: bool = False, with_kwargs: bool = False) -> "RemovableHandle":
+        hooks = getattr(self, table)
+        handle = RemovableHandle(hooks, extra=(self._hooks_with_kwargs, self._forward_hooks_always_called))
+        hooks[handle.id] = hook
+        if with_kwargs:
+            self._hooks_with_kwargs.add(handle.id)
+        if prepend:
+            hooks.move_to_end(handle.id, last=False)
+        return handle
+
+    def register_forward_pre_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False):
+        """``hook(module, args)`` (or ``(module, args, kwargs)`` with ``with_kwargs``) before each forward;
+        it may return new args (or ``(args, kwargs)``). Returns a handle with ``remove()``."""
+        return self._add_hook("_forward_pre_hooks", hook, prepend, with_kwargs)
+
+    def register_forward_hook(self, hook, *, prepend: bool = False, with_kwargs: bool = False,
+                              always_call: bool = False):
+        """``hook(module, args, output)`` (or ``(module, args, kwargs, output)``) after each forward;
+        it may return a new output. Returns a handle with ``remove()``."""
+        handle = self._add_hook("_forward_hooks", hook, prepend, with_kwargs)
+        if always_call:
+            self._forward_hooks_always_called.add(handle.id)
+        return handle
+
+    def register_full_backward_pre_hook(self, hook, prepend: bool = False):
+        """``hook(module, grad_output)`` when the gradients w.r.t. the module's outputs are known; it may
+        return new ``grad_output``."""
+        return self._add_hook("_backward_pre_hooks", hook, prepend)
+
+    def register_full_backward_hook(self, hook, prepend: bool = False):
+        """``hook(module, grad_input, grad_output)`` when the gradients w.r.t. the module's tensor inputs
+        are computed; it may return new ``grad_input``."""
+        return self._add_hook("_backward_hooks", hook, prepend)
+
+    def register_backward_hook(self, hook):
+        raise RuntimeError("register_backward_hook is deprecated in torch and not provided: use "
+                           "register_full_backward_hook")
 
     # ------------------------------------------------------------------ registration
     def _check_init(self) -> None:

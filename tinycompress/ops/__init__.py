@@ -15,7 +15,7 @@ from .reduce import (amax, amin, argmax, argmin, log_softmax, logsumexp, max, me
 from .shape import (broadcast_to, cat, chunk, clone, concat, concatenate, contiguous, diag, expand,
                     expand_as, flatten, getitem, masked_fill, pad, permute, repeat, reshape, split,
                     squeeze, stack, swapaxes, t, transpose, unflatten, unsqueeze, unwrap_index, view,
-                    view_as)
+                    view_as, sum_to_size, overwrite, index_put)
 
 TENSOR_METHODS = (
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "mm", "bmm", "dot",
@@ -25,11 +25,16 @@ TENSOR_METHODS = (
     "reshape", "view", "view_as", "flatten", "unflatten", "permute", "transpose", "t", "squeeze",
     "unsqueeze", "expand", "expand_as", "repeat", "split", "chunk", "masked_fill", "diag", "clone",
     "contiguous", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
-    "logical_xor", "isnan", "isfinite", "equal", "allclose", "swapaxes",
+    "logical_xor", "isnan", "isfinite", "equal", "allclose", "swapaxes", "sum_to_size",
 )
+
+# Bound as in-place Tensor methods (``add_``, ``clamp_`` ...), recorded by autograd as torch records them.
+INPLACE_METHODS = ("add", "sub", "mul", "div", "pow", "neg", "abs", "sign", "exp", "log", "sqrt", "rsqrt",
+                   "clamp", "clip", "relu", "sigmoid", "tanh", "masked_fill")
 
 __all__ = sorted(set(TENSOR_METHODS) | {
     "cast", "divide", "true_divide", "multiply", "subtract", "negative", "hardtanh", "leaky_relu",
     "softplus", "where", "greater", "less", "greater_equal", "less_equal", "not_equal",
     "cat", "concat", "concatenate", "stack", "pad", "getitem", "broadcast_to", "unwrap_index",
+    "overwrite", "index_put",
 })

@@ -14,6 +14,8 @@ def as_tensor(x) -> Tensor:
     """A Tensor for ``x``: Tensors pass through, arrays and numbers are wrapped (no grad)."""
     if isinstance(x, Tensor):
         return x
+    if type(x) is np.ndarray:
+        return Tensor._wrap(x)
     return Tensor(x)
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..autograd.function import Function
+from ..autograd.function import Function, LegacyFunction
 from ._util import as_tensor
 
 
@@ -52,7 +52,7 @@ def _col2im(piece, shape, dtype, kh, kw, oh, ow, sh, sw, dh, dw, axis=2):
     return out
 
 
-class Conv2d(Function):
+class Conv2d(LegacyFunction):
     """y[n,o,p,q] = b[o] + Σ_{c,i,j} W[o,c,i,j] · xp[n, g·Cg+c, p·sh+i·dh, q·sw+j·dw] (o in group g).
 
     As GEMMs per group g: Y_g (Og, M) = W_g (Og, K) · C_g (K, M) with C the im2col matrix, K = Cg·kh·kw and
@@ -164,7 +164,7 @@ def _pool_prep(x, kernel_size, stride, padding, dilation, ceil_mode, fill):
     return xp, col, (kh, kw, sh, sw, ph, pw, dh, dw)
 
 
-class MaxPool2d(Function):
+class MaxPool2d(LegacyFunction):
     """y[n,c,p,q] = max_{i,j} xp[n,c,p·sh+i·dh,q·sw+j·dw] (xp padded with -inf); ∂x routes g to the first argmax.
 
     Both directions walk the kh·kw kernel offsets, each a whole-array op on a strided view: forward keeps a
@@ -229,14 +229,14 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
         if not return_indices:
             return y
         from ..tensor import Tensor
-        return y, Tensor(MaxPool2d.indices(y.grad_fn.ctx) if y.grad_fn is not None else _indices(x, kernel_size, stride,
+        return y, Tensor(MaxPool2d.indices(y.grad_fn) if y.grad_fn is not None else _indices(x, kernel_size, stride,
                                                                                         padding, dilation, ceil_mode))
     return _unbatch(input, run)
 
 
 def _indices(x, kernel_size, stride, padding, dilation, ceil_mode):
     from ..autograd.function import Context
-    ctx = Context((True,))                        # as if a gradient were wanted: forward then tracks the argmax
+    ctx = Context(MaxPool2d, (True,))                        # as if a gradient were wanted: forward then tracks the argmax
     MaxPool2d.forward(ctx, x.array, kernel_size, stride, padding, dilation, ceil_mode)
     return MaxPool2d.indices(ctx)
 
@@ -249,7 +249,7 @@ def _avg_divisor(size, k, s, p, out, count_include_pad):
     return full if count_include_pad else valid
 
 
-class AvgPool2d(Function):
+class AvgPool2d(LegacyFunction):
     """y[n,c,p,q] = Σ_{i,j} xp[n,c,p·sh+i,q·sw+j] / D[p,q] with torch's divisor D; ∂x = col2im(g / D)."""
 
     @staticmethod
@@ -290,7 +290,7 @@ def _bins(size, out):
     return (i * size) // out, -(-((i + 1) * size) // out)
 
 
-class AdaptiveAvgPool2d(Function):
+class AdaptiveAvgPool2d(LegacyFunction):
     """y[n,c,p,q] = mean of x over rows [⌊p·H/OH⌋, ⌈(p+1)·H/OH⌉) and cols likewise; ∂x spreads g/|bin|.
 
     Computed as A_h · x · A_wᵀ with the (OH, H) and (OW, W) bin-averaging matrices (two GEMMs).

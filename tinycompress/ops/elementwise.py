@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, LegacyFunction
 from ..tensor import Tensor
 from ._util import as_tensor, broadcast_error, operands
 
@@ -27,7 +27,7 @@ def _binary(function, name, a, b):
 class Add(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return a + b
+        return _array(a) + _array(b)
 
     @staticmethod
     def backward(ctx, g):
@@ -38,7 +38,7 @@ class Add(Function):
 class Sub(Function):
     @staticmethod
     def forward(ctx, a, b):
-        return a - b
+        return _array(a) - _array(b)
 
     @staticmethod
     def backward(ctx, g):
@@ -49,13 +49,14 @@ class Sub(Function):
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a * b
+        ctx.save_for_backward(*(t if isinstance(t, Tensor) else None for t in (a, b)))
+        ctx.scalars = (a, b)
+        return _array(a) * _array(b)
 
     @staticmethod
     def backward(ctx, g):
         """d(a*b) = g*b, g*a"""
-        a, b = ctx.saved_tensors
+        a, b = _saved_or_scalar(ctx)
         return (g * b if ctx.needs_input_grad[0] else None,
                 g * a if ctx.needs_input_grad[1] else None)
 
@@ -63,13 +64,14 @@ class Mul(Function):
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return a / b
+        ctx.save_for_backward(*(t if isinstance(t, Tensor) else None for t in (a, b)))
+        ctx.scalars = (a, b)
+        return _array(a) / _array(b)
 
     @staticmethod
     def backward(ctx, g):
         """d(a/b) = g/b, -g*a/b²"""
-        a, b = ctx.saved_tensors
+        a, b = _saved_or_scalar(ctx)
         ga = g / b if ctx.needs_input_grad[0] else None
         gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
         return ga, gb
@@ -78,7 +80,7 @@ class Div(Function):
 class Neg(Function):
     @staticmethod
     def forward(ctx, a):
-        return -a
+        return -a.array
 
     @staticmethod
     def backward(ctx, g):
@@ -86,7 +88,18 @@ class Neg(Function):
         return -g
 
 
-class Pow(Function):
+def _array(x):
+    """The array of a Tensor operand; a Python scalar operand as it is."""
+    return x.array if isinstance(x, Tensor) else x
+
+
+def _saved_or_scalar(ctx):
+    """The saved tensor operands, with the Python scalars that stood in the others' place."""
+    saved = ctx.saved_tensors
+    return tuple(s if s is not None else scalar for s, scalar in zip(saved, ctx.scalars))
+
+
+class Pow(LegacyFunction):
     @staticmethod
     def forward(ctx, a, b):
         out = np.power(a, b)
@@ -151,7 +164,7 @@ negative = neg
 
 
 # ----------------------------------------------------------------------------- unary math
-class Exp(Function):
+class Exp(LegacyFunction):
     @staticmethod
     def forward(ctx, x):
         out = np.exp(x)
@@ -165,7 +178,7 @@ class Exp(Function):
         return g * out
 
 
-class Log(Function):
+class Log(LegacyFunction):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -178,7 +191,7 @@ class Log(Function):
         return g / x
 
 
-class Log1p(Function):
+class Log1p(LegacyFunction):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -191,7 +204,7 @@ class Log1p(Function):
         return g / (1 + x)
 
 
-class Sqrt(Function):
+class Sqrt(LegacyFunction):
     @staticmethod
     def forward(ctx, x):
         out = np.sqrt(x)
@@ -205,7 +218,7 @@ class Sqrt(Function):
         return g / (2 * out)
 
 
-class Rsqrt(Function):
+class Rsqrt(LegacyFunction):
     @staticmethod
     def forward(ctx, x):
         out = 1 / np.sqrt(x)
@@ -219,7 +232,7 @@ class Rsqrt(Function):
         return -0.5 * g * out * out * out
 
 
-class Abs(Function):
+class Abs(LegacyFunction):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -232,7 +245,7 @@ class Abs(Function):
         return g * np.sign(x)
 
 
-class Sign(Function):
+class Sign(LegacyFunction):
     @staticmethod
     def forward(ctx, x):
         return np.sign(x)
@@ -243,7 +256,7 @@ class Sign(Function):
         return np.zeros_like(g)
 
 
-class Clamp(Function):
+class Clamp(LegacyFunction):
     @staticmethod
     def forward(ctx, x, min=None, max=None):
         ctx.save_for_backward(x)
@@ -263,7 +276,7 @@ class Clamp(Function):
         return g * keep
 
 
-class Maximum(Function):
+class Maximum(LegacyFunction):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -277,7 +290,7 @@ class Maximum(Function):
         return g * share, g * (1 - share)
 
 
-class Minimum(Function):
+class Minimum(LegacyFunction):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
@@ -291,7 +304,7 @@ class Minimum(Function):
         return g * share, g * (1 - share)
 
 
-class Where(Function):
+class Where(LegacyFunction):
     @staticmethod
     def forward(ctx, condition, a, b):
         ctx.save_for_backward(condition)
@@ -374,7 +387,7 @@ def where(condition, input, other):
 
 
 # ----------------------------------------------------------------------------- activations
-class ReLU(Function):
+class ReLU(LegacyFunction):
     @staticmethod
     def forward(ctx, x):
         out = np.maximum(x, 0)
@@ -388,7 +401,7 @@ class ReLU(Function):
         return g * (out > 0)
 
 
-class LeakyReLU(Function):
+class LeakyReLU(LegacyFunction):
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
         ctx.save_for_backward(x)
@@ -402,7 +415,7 @@ class LeakyReLU(Function):
         return np.where(x > 0, g, g * ctx.slope)
 
 
-class Sigmoid(Function):
+class Sigmoid(LegacyFunction):
     @staticmethod
     def forward(ctx, x):
         out = np.tanh(x * 0.5)          # σ(x) = (1 + tanh(x/2))/2: no overflow for any x
@@ -421,8 +434,8 @@ class Sigmoid(Function):
 class Tanh(Function):
     @staticmethod
     def forward(ctx, x):
-        out = np.tanh(x)
-        ctx.save_for_backward(out)
+        out = np.tanh(x.array)
+        ctx.save_for_backward(as_tensor(out))      # saved output: its grad_fn is this node again
         return out
 
     @staticmethod
@@ -432,7 +445,7 @@ class Tanh(Function):
         return g * (1 - t * t)
 
 
-class Hardtanh(Function):
+class Hardtanh(LegacyFunction):
     @staticmethod
     def forward(ctx, x, min_val=-1.0, max_val=1.0):
         ctx.save_for_backward(x)
@@ -447,7 +460,7 @@ class Hardtanh(Function):
         return g * ((x > lo) & (x < hi))
 
 
-class Softplus(Function):
+class Softplus(LegacyFunction):
     @staticmethod
     def forward(ctx, x, beta=1.0, threshold=20.0):
         ctx.save_for_backward(x)
@@ -494,7 +507,7 @@ def softplus(input, beta=1.0, threshold=20.0):
 
 
 # ----------------------------------------------------------------------------- type cast
-class Cast(Function):
+class Cast(LegacyFunction):
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.dtype = x.dtype

@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, LegacyFunction
 from ._util import as_tensor, operands
 
 
-class MatMul(Function):
+class MatMul(LegacyFunction):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)

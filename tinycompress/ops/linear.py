@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, LegacyFunction
 from ._util import as_tensor
 
 
-class Linear(Function):
+class Linear(LegacyFunction):
     """y = x Wᵀ + b for x (*, in), W (out, in), b (out,).
 
     backward: ∂x = g W, ∂W = gᵀ x (leading dims flattened), ∂b = Σ g over the leading dims.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, LegacyFunction
 from ._util import as_tensor
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -43,7 +43,7 @@ def _target_weights(target, weight, ignore_index, dtype):
     return w.astype(dtype, copy=False), safe
 
 
-class CrossEntropy(Function):
+class CrossEntropy(LegacyFunction):
     """Fused log_softmax + NLL over class indices, with label smoothing ε.
 
     With p = softmax(x) and K classes, ℓ_n = −(1−ε) w_{y_n} log p_{n,y_n} − (ε/K) Σ_c w_c log p_{n,c}.
@@ -88,7 +88,7 @@ class CrossEntropy(Function):
         return (out * g[:, None]).astype(logp.dtype, copy=False)
 
 
-class NLLLoss(Function):
+class NLLLoss(LegacyFunction):
     """ℓ_n = −w_{y_n} x_{n,y_n}; backward scatters −w_{y_n}·scale into column y_n."""
 
     @staticmethod
@@ -159,7 +159,7 @@ def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, r
 
 
 # ----------------------------------------------------------------------------- elementwise losses
-class MSELoss(Function):
+class MSELoss(LegacyFunction):
     """ℓ = (x − y)²; ∂x = 2(x − y)·scale, ∂y = −∂x."""
 
     @staticmethod
@@ -177,7 +177,7 @@ class MSELoss(Function):
         return g, -g
 
 
-class L1Loss(Function):
+class L1Loss(LegacyFunction):
     """ℓ = |x − y|; ∂x = sign(x − y)·scale, ∂y = −∂x."""
 
     @staticmethod
@@ -195,7 +195,7 @@ class L1Loss(Function):
         return g, -g
 
 
-class BCELoss(Function):
+class BCELoss(LegacyFunction):
     """ℓ = −w [y·max(log x, −100) + (1−y)·max(log(1−x), −100)];
     ∂x = w (x − y) / max((1−x)x, 1e-12)·scale, ∂y = w (log(1−x) − log x)·scale (clamped logs)."""
 
@@ -225,7 +225,7 @@ class BCELoss(Function):
         return cast(gx), cast(gy), None
 
 
-class BCEWithLogits(Function):
+class BCEWithLogits(LegacyFunction):
     """ℓ = w [(1 − y) x + (1 + (pw − 1) y) softplus(−x)] (stable for any x; pw the pos_weight);
     ∂x = w [(1 − y) − (1 + (pw − 1) y) σ(−x)]·scale, ∂y = w [−x + (pw − 1) softplus(−x)]·scale."""
 

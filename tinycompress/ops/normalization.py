@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, LegacyFunction
 from ._util import as_tensor
 
 
@@ -13,7 +13,7 @@ def _channel_sum(a: np.ndarray) -> np.ndarray:
     return a.sum(axis=0) if a.ndim == 2 else a.reshape(a.shape[0], a.shape[1], -1).sum(axis=2).sum(axis=0)
 
 
-class BatchNorm(Function):
+class BatchNorm(LegacyFunction):
     """y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(v + eps); μ, v the batch mean and biased variance over all dims
     but 1 (training), or the running statistics (eval). In training, given running stats are updated in place
     from the same μ and v: running = (1 − momentum)·running + momentum·batch (v unbiased for running_var).

@@ -11,7 +11,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, LegacyFunction
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_dim
 
@@ -37,7 +37,7 @@ def _expand(g, shape, axis, keepdim):
     return np.expand_dims(g, axis)
 
 
-class Sum(Function):
+class Sum(LegacyFunction):
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False, dtype=None):
         ctx.meta = (x.shape, axis, keepdim)
@@ -50,7 +50,7 @@ class Sum(Function):
         return np.broadcast_to(_expand(g, shape, axis, keepdim), shape)
 
 
-class Mean(Function):
+class Mean(LegacyFunction):
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False):
         ctx.meta = (x.shape, axis, keepdim)
@@ -65,7 +65,7 @@ class Mean(Function):
         return np.broadcast_to(_expand(g, shape, axis, keepdim) / ctx.count, shape)
 
 
-class Var(Function):
+class Var(LegacyFunction):
     @staticmethod
     def forward(ctx, x, axis=None, correction=1, keepdim=False):
         mean = np.mean(x, axis=axis, keepdims=True)
@@ -83,7 +83,7 @@ class Var(Function):
         return _expand(g, shape, axis, keepdim) * centred * (2 / dof)
 
 
-class Std(Function):
+class Std(LegacyFunction):
     @staticmethod
     def forward(ctx, x, axis=None, correction=1, keepdim=False):
         mean = np.mean(x, axis=axis, keepdims=True)
@@ -106,7 +106,7 @@ class Std(Function):
         return _expand(g, shape, axis, keepdim) * local
 
 
-class Prod(Function):
+class Prod(LegacyFunction):
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False):
         ctx.save_for_backward(x)
@@ -127,7 +127,7 @@ class Prod(Function):
         return _expand(g, x.shape, axis, keepdim) * others
 
 
-class Extreme(Function):
+class Extreme(LegacyFunction):
     """max or min over all elements or several axes; ties share the gradient evenly."""
 
     @staticmethod
@@ -146,7 +146,7 @@ class Extreme(Function):
         return _expand(g, x.shape, axis, keepdim) * hit / hit.sum(axis=axis, keepdims=True).astype(x.dtype)
 
 
-class ExtremeAlong(Function):
+class ExtremeAlong(LegacyFunction):
     """max or min along one dim: values and indices; the gradient goes to the returned index."""
 
     @staticmethod
@@ -171,7 +171,7 @@ class ExtremeAlong(Function):
         return out
 
 
-class Norm(Function):
+class Norm(LegacyFunction):
     @staticmethod
     def forward(ctx, x, p=2.0, axis=None, keepdim=False):
         a = np.abs(x)
@@ -208,7 +208,7 @@ class Norm(Function):
         return g * np.where(out == 0, 0, local).astype(x.dtype, copy=False)
 
 
-class Softmax(Function):
+class Softmax(LegacyFunction):
     @staticmethod
     def forward(ctx, x, axis):
         e = np.exp(x - np.max(x, axis=axis, keepdims=True))
@@ -226,7 +226,7 @@ class Softmax(Function):
         return gs
 
 
-class LogSoftmax(Function):
+class LogSoftmax(LegacyFunction):
     @staticmethod
     def forward(ctx, x, axis):
         shifted = x - np.max(x, axis=axis, keepdims=True)
@@ -242,7 +242,7 @@ class LogSoftmax(Function):
         return g - np.exp(out) * np.sum(g, axis=ctx.axis, keepdims=True)
 
 
-class LogSumExp(Function):
+class LogSumExp(LegacyFunction):
     @staticmethod
     def forward(ctx, x, axis, keepdim=False):
         m = np.max(x, axis=axis, keepdims=True)

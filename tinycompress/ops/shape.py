@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.engine import sum_to_shape
+from ..autograd.function import Function, LegacyFunction
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_dim
 
@@ -15,7 +16,7 @@ def _shape_args(shape):
     return tuple(int(s) for s in shape)
 
 
-class Reshape(Function):
+class Reshape(LegacyFunction):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -27,7 +28,7 @@ class Reshape(Function):
         return g.reshape(ctx.shape)
 
 
-class Permute(Function):
+class Permute(LegacyFunction):
     @staticmethod
     def forward(ctx, x, axes):
         ctx.axes = axes
@@ -39,7 +40,7 @@ class Permute(Function):
         return np.transpose(g, np.argsort(ctx.axes))
 
 
-class Expand(Function):
+class Expand(LegacyFunction):
     @staticmethod
     def forward(ctx, x, shape):
         return np.broadcast_to(x, shape)
@@ -50,7 +51,7 @@ class Expand(Function):
         return g
 
 
-class Repeat(Function):
+class Repeat(LegacyFunction):
     @staticmethod
     def forward(ctx, x, repeats):
         lead = len(repeats) - x.ndim
@@ -65,7 +66,7 @@ class Repeat(Function):
         return g.reshape(split).sum(axis=tuple(range(0, 2 * len(shape), 2))).reshape(shape)
 
 
-class Concatenate(Function):
+class Concatenate(LegacyFunction):
     @staticmethod
     def forward(ctx, axis, *xs):
         ctx.meta = (axis, np.cumsum([x.shape[axis] for x in xs])[:-1])
@@ -78,7 +79,7 @@ class Concatenate(Function):
         return (None, *np.split(g, bounds, axis=axis))
 
 
-class Stack(Function):
+class Stack(LegacyFunction):
     @staticmethod
     def forward(ctx, axis, *xs):
         ctx.axis = axis
@@ -90,7 +91,7 @@ class Stack(Function):
         return (None, *np.moveaxis(g, ctx.axis, 0))
 
 
-class Pad(Function):
+class Pad(LegacyFunction):
     @staticmethod
     def forward(ctx, x, widths, value=0.0):
         ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
@@ -102,7 +103,7 @@ class Pad(Function):
         return g[ctx.slices]
 
 
-class GetItem(Function):
+class GetItem(LegacyFunction):
     @staticmethod
     def forward(ctx, x, index):
         ctx.meta = (x.shape, x.dtype, index)
@@ -120,7 +121,7 @@ class GetItem(Function):
         return out
 
 
-class MaskedFill(Function):
+class MaskedFill(LegacyFunction):
     @staticmethod
     def forward(ctx, x, mask, value):
         ctx.save_for_backward(mask)
@@ -133,7 +134,7 @@ class MaskedFill(Function):
         return np.where(mask, np.zeros((), g.dtype), g), None, None
 
 
-class Diag(Function):
+class Diag(LegacyFunction):
     @staticmethod
     def forward(ctx, x, diagonal=0):
         ctx.meta = (x.shape, diagonal)
@@ -151,7 +152,7 @@ class Diag(Function):
         return out
 
 
-class Clone(Function):
+class Clone(LegacyFunction):
     @staticmethod
     def forward(ctx, x):
         return x.copy()
@@ -399,3 +400,73 @@ def clone(input):
 
 def contiguous(input):
     return input
+
+
+# ----------------------------------------------------------------------------- written on Tensors
+class SumToSize(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        ctx.shape = x.shape
+        return sum_to_shape(x.array, tuple(shape))
+
+    @staticmethod
+    def backward(ctx, g):
+        """d sum_to_size(x) = g broadcast back to x's shape"""
+        return expand(g, ctx.shape)
+
+
+def sum_to_size(input, *size):
+    """``input`` summed over the axes broadcasting added or stretched, down to ``size`` (torch's
+    ``Tensor.sum_to_size``): how a gradient undoes broadcasting."""
+    input = as_tensor(input)
+    shape = _shape_args(size)
+    if tuple(input.shape) == shape:
+        return input
+    try:
+        return SumToSize.apply(input, shape)
+    except ValueError:
+        raise RuntimeError(f"sum_to_size: size {list(shape)} is not expandable to size {list(input.shape)}") from None
+
+
+class Overwrite(Function):
+    @staticmethod
+    def forward(ctx, old, value):
+        ctx.value_shape = value.shape if isinstance(value, Tensor) else None
+        values = value.array if isinstance(value, Tensor) else np.asarray(value)
+        return np.broadcast_to(values, old.shape).astype(old.dtype)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d overwrite(old, v) = 0, g summed to v's shape   (what fill_/copy_ leave of the old values: nothing)"""
+        return (g * 0 if ctx.needs_input_grad[0] else None,
+                g if ctx.needs_input_grad[1] else None)
+
+
+def overwrite(old, value):
+    """A tensor shaped and typed like ``old`` holding ``value`` (broadcast): fill_ and copy_ out of place."""
+    return Overwrite.apply(as_tensor(old), value)
+
+
+class IndexPut(Function):
+    @staticmethod
+    def forward(ctx, x, value, index):
+        ctx.index = index
+        out = x.array.copy()
+        out[index] = value.array if isinstance(value, Tensor) else value
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d (x[i] = v) = g with g[i] zeroed, g[i] summed to v's shape"""
+        gx = index_put(g, ctx.index, 0.0) if ctx.needs_input_grad[0] else None
+        gv = getitem(g, ctx.index) if ctx.needs_input_grad[1] else None
+        return gx, gv, None
+
+
+def index_put(input, index, value):
+    """``input`` with ``input[index] = value`` applied, out of place (what ``t[index] = v`` records)."""
+    input = as_tensor(input)
+    index = unwrap_index(index)
+    if isinstance(value, Tensor) and value.dtype != input.dtype:
+        value = value.to(input.dtype)
+    return IndexPut.apply(input, value, index)
