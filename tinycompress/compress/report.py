@@ -300,24 +300,9 @@ def _dense_baseline(model, input_shape) -> dict:
 
 
 def _watch_outputs(modules, record):
-    """Call ``record(module, output)`` after each forward of ``modules``; returns the undo function.
-
-    Uses ``register_forward_hook`` where the library's Module has it; otherwise wraps each module's
-    ``forward`` by an instance attribute for the duration."""
-    if all(hasattr(m, "register_forward_hook") for m in modules):
-        handles = [m.register_forward_hook(lambda mod, args, out: record(mod, out)) for m in modules]
-        return lambda: [h.remove() for h in handles]
-    patched = []
-    for m in modules:
-        original = m.forward
-
-        def forward(*args, _m=m, _original=original, **kwargs):
-            out = _original(*args, **kwargs)
-            record(_m, out)
-            return out
-        object.__setattr__(m, "forward", forward)
-        patched.append(m)
-    return lambda: [m.__dict__.pop("forward", None) for m in patched]
+    """Call ``record(module, output)`` after each forward of ``modules`` (forward hooks); returns the undo."""
+    handles = [m.register_forward_hook(lambda mod, args, out: record(mod, out)) for m in modules]
+    return lambda: [h.remove() for h in handles]
 
 
 # ------------------------------------------------------------------------------------------------

@@ -85,11 +85,23 @@ def unpack_signs(words: np.ndarray, n: int, dtype=np.float32) -> np.ndarray:
     return out
 
 
+def _as_u64(words: np.ndarray) -> np.ndarray:
+    """(R, K) words of any width -> (R, K') uint64 holding the same bits (zero bytes appended): XOR and
+    popcount are bitwise, so regrouping x and w alike leaves ``popcount(x XOR w)`` unchanged."""
+    b = np.ascontiguousarray(words).view(np.uint8)
+    pad = (-b.shape[1]) % 8
+    if pad:
+        b = np.concatenate([b, np.zeros((b.shape[0], pad), np.uint8)], axis=1)
+    return b.view(np.uint64)
+
+
 def xnor_dot(x: np.ndarray, w: np.ndarray, n, nonzero: np.ndarray | None = None) -> np.ndarray:
     """``x ∈ {±1}^(M, ·)``, ``w ∈ {±1}^(O, ·)`` packed to (M, K) and (O, K) words -> (M, O) int32
     ``x·wᵀ = n − 2·popcount(x XOR w)`` (``n`` an int or per row of w). With ``nonzero`` (O, K) words
     (ternary weights) the disagreements are counted only where the weight is non-zero and ``n`` is
-    each row's count of non-zeros. Loops over blocks of rows and over the K words, never over samples."""
+    each row's count of non-zeros. Loops over blocks of rows and over the 64-bit words, never over samples."""
+    x, w = _as_u64(x), _as_u64(w)
+    nonzero = None if nonzero is None else _as_u64(nonzero)
     m, k = x.shape
     o = w.shape[0]
     out = np.empty((m, o), np.int32)
