@@ -1,7 +1,9 @@
-"""Seed 001's binarized NIN-style network (XNOR-Net scaling) on 3×32×32 images.
+"""Seed 001's binarized NIN-style network (XNOR-Net scaling) on 3×32×32 images, then packed to 1 bit.
 
-Uses CIFAR-10 when found (``--cifar DIR`` holding ``cifar10_train.npz`` / ``cifar10_test.npz``,
-each with arrays ``x`` (N, 3, 32, 32) uint8 and ``y`` int labels; no pickle); otherwise trains on a clearly labelled STAND-IN: MNIST padded to 32×32 and repeated over 3 channels.
+Uses CIFAR-10 when found (``--cifar DIR``: the folder of CIFAR-10's *binary* version, ``data_batch_{1..5}.bin`` and
+``test_batch.bin``, read without pickle by ``tinycompress.data.CIFAR10``); otherwise trains on a clearly
+labelled STAND-IN: MNIST padded to 32×32 and repeated over 3 channels. The trained model is exported packed
+and its bytes and test accuracy are measured on that deployed form.
 
     python examples/bnn_conv.py --epochs 1 --max-steps 5      # a smoke run
 """
@@ -9,43 +11,21 @@ import argparse
 import os
 import sys
 
-import numpy as np
 
 import tinycompress as tc
 from tinycompress import models
 from tinycompress.compress.binary import ClipWeights
-from tinycompress.train import evaluate, fit, make_optimizer, make_scheduler, mnist_loaders
-
-
-def cifar_loaders(root, recipe, batch_size):
-    """CIFAR-10 from ``cifar10_{train,test}.npz`` (x uint8 (N,3,32,32), y int), or None if absent."""
-    from tinycompress.data import DataLoader
-    if root is None:
-        return None
-    paths = [os.path.join(root, f"cifar10_{s}.npz") for s in ("train", "test")]
-    if not all(os.path.exists(p) for p in paths):
-        return None
-
-    class Arrays:
-        def __init__(self, path):
-            with np.load(path, allow_pickle=False) as f:
-                self.x = (f["x"].astype(np.float32) / 255 - 0.5) / 0.5
-                self.y = f["y"].astype(np.int64)
-
-        def __len__(self):
-            return len(self.y)
-
-        def __getitem__(self, i):
-            return self.x[i], self.y[i]
-    return (DataLoader(Arrays(paths[0]), batch_size=batch_size, shuffle=True),
-            DataLoader(Arrays(paths[1]), batch_size=recipe.test_batch_size, shuffle=False))
+from tinycompress.compress.deploy import export
+from tinycompress.data.cifar import find_cifar10
+from tinycompress.models import cifar10_loaders, make_optimizer, make_scheduler, mnist_loaders
+from tinycompress.train import evaluate, fit
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--epochs", type=int, default=1)
     ap.add_argument("--max-steps", type=int, default=None, help="batches per epoch (smoke runs)")
-    ap.add_argument("--cifar", default=os.environ.get("CIFAR10_DIR"), help="folder with cifar10_{train,test}.npz "
+    ap.add_argument("--cifar", default=os.environ.get("CIFAR10_DIR"), help="folder of CIFAR-10's binary batches "
                     "(default: $CIFAR10_DIR; without it, MNIST padded to 3x32x32 stands in)")
     ap.add_argument("--data", default=None, help="MNIST folder (default: $TINYCOMPRESS_DATA, ./data, then the bundled subset)")
     ap.add_argument("--batch-size", type=int, default=None)
@@ -55,24 +35,27 @@ def main(argv=None):
 
     tc.manual_seed(args.seed)
     recipe = models.recipe("nin_bnn")
-    loaders = cifar_loaders(args.cifar, recipe, args.batch_size or recipe.batch_size)
-    if loaders is None:
+    if find_cifar10(args.cifar) is None:
         print(f"DATASET: STAND-IN (CIFAR-10 not found in {args.cifar}): MNIST padded to 3x32x32")
         loaders = mnist_loaders(recipe, root=args.data, batch_size=args.batch_size)
     else:
         print(f"DATASET: CIFAR-10 from {args.cifar}")
+        loaders = cifar10_loaders(recipe, args.cifar, batch_size=args.batch_size)
     model = models.build("nin_bnn", weight_quant=args.weight_quant)
     optimizer = make_optimizer(recipe, model.parameters())
     history = fit(model, optimizer, loaders[0], epochs=args.epochs, scheduler=make_scheduler(recipe, optimizer),
                   test_loader=loaders[1], callbacks=[ClipWeights()], max_steps_per_epoch=args.max_steps)
     for i, m in enumerate(history, 1):
         print(f"epoch {i}: " + ", ".join(f"{k} {v:.4f}" for k, v in m.items() if isinstance(v, float)))
-    params = sum(p.array.size for p in model.parameters())
-    binary = sum(m.weight.array.size for m in model.modules() if type(m).__name__ == "BinarizedConv2d")
-    dense_bytes = 4 * params
-    packed_bytes = 4 * (params - binary) + binary / 8
-    print(f"weights: {params} ({binary} binarized); float32 {dense_bytes / 1e6:.2f} MB -> "
-          f"1-bit binary layers {packed_bytes / 1e6:.2f} MB ({100 * (1 - packed_bytes / dense_bytes):.1f}% smaller)")
+    deployed = export(model)                                   # packed: every binary conv XNOR-popcount
+    correct = total = 0
+    for x, y in loaders[1]:
+        correct += int((deployed(x.array).argmax(1) == y.array).sum())
+        total += len(y)
+    float_bytes = sum(p.array.nbytes for p in model.parameters())
+    print(f"float model {float_bytes:,} bytes, test accuracy {evaluate(model, loaders[1])['acc']:.4f}; "
+          f"packed {deployed.nbytes:,} bytes ({float_bytes / deployed.nbytes:.1f}x smaller), test accuracy "
+          f"{correct / total:.4f}")
     return 0
 
 

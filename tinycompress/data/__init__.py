@@ -9,10 +9,11 @@ Mirrors ``torch.utils.data`` and ``torchvision.datasets`` / ``torchvision.transf
 (torchvision is imported only to download a missing dataset).
 """
 from . import transforms
+from .cifar import CIFAR10, read_cifar10_bin
 from .datasets import BUNDLED_DIR, ENV_VAR, Dataset, FashionMNIST, MNIST, load_mnist
 from .idx import IDXError, read_idx, write_idx
 from .loader import DataLoader, Subset, TensorDataset, default_collate, random_split
 
-__all__ = ["transforms", "Dataset", "MNIST", "FashionMNIST", "load_mnist", "BUNDLED_DIR", "ENV_VAR",
+__all__ = ["transforms", "CIFAR10", "read_cifar10_bin", "Dataset", "MNIST", "FashionMNIST", "load_mnist", "BUNDLED_DIR", "ENV_VAR",
            "IDXError", "read_idx", "write_idx", "DataLoader", "Subset", "TensorDataset",
            "default_collate", "random_split"]

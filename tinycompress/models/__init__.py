@@ -67,4 +67,5 @@ def recipe(name: str) -> Recipe:
 
 
 from . import binary, lowrank, masked, seed004  # noqa: E402,F401  (each registers its recipes)
-from .recipes import make_optimizer, make_scheduler, mnist_loaders, mnist_transform  # noqa: E402,F401
+from .recipes import (cifar10_loaders, make_optimizer, make_scheduler, mnist_loaders,  # noqa: E402,F401
+                      mnist_transform)

@@ -66,3 +66,18 @@ def mnist_loaders(recipe, root=None, batch_size=None, test_batch_size=None, data
     test = cls(root, train=False, transform=transform, allow_subset=True)
     return (DataLoader(train, batch_size=batch_size or recipe.batch_size, shuffle=True),
             DataLoader(test, batch_size=test_batch_size or recipe.test_batch_size, shuffle=False))
+
+
+def cifar10_loaders(recipe, root, batch_size=None, test_batch_size=None):
+    """Train and test DataLoaders over CIFAR-10's binary files in ``root`` (see :mod:`tinycompress.data.cifar`),
+    pixels normalised as the recipe says ('half': to [-1, 1]; 'unit': [0, 1])."""
+    from ..data import CIFAR10, DataLoader
+    if recipe.normalize not in ("half", "unit"):
+        raise ValueError(f"CIFAR-10: normalize={recipe.normalize!r}; use 'half' or 'unit'")
+
+    def transform(img):
+        x = img.astype(np.float32) / np.float32(255)
+        return (x - np.float32(0.5)) / np.float32(0.5) if recipe.normalize == "half" else x
+    train, test = CIFAR10(root, train=True, transform=transform), CIFAR10(root, train=False, transform=transform)
+    return (DataLoader(train, batch_size=batch_size or recipe.batch_size, shuffle=True),
+            DataLoader(test, batch_size=test_batch_size or recipe.test_batch_size, shuffle=False))

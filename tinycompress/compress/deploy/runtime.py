@@ -833,6 +833,11 @@ class DeployedModel:
     def nbytes(self) -> int:
         return int(sum(op.nbytes for op in self.ops))
 
+    def layer_bytes(self) -> list[tuple[str, int]]:
+        """``("path kind", bytes)`` of every op that stores arrays, depth first."""
+        return [(f"{path} {op.kind}", int(sum(a.nbytes for a in op.arrays().values())))
+                for path, op in walk(self.ops) if op.arrays()]
+
     def __repr__(self) -> str:
         return f"DeployedModel({self.format}: {', '.join(op.kind for op in self.ops)}; {self.nbytes} bytes)"
 
