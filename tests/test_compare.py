@@ -37,7 +37,7 @@ def test_compare_end_to_end(tmp_path, bundled):
         assert r["bytes"] == r["report"]["total"]["bytes"]
         assert (tmp_path / "cmp" / r["deployed_file"]).exists()
     # each method in its own deployed form; the binarized one runs XNOR MACs, the others none
-    assert {m: r["format"] for m, r in by_method.items()} == {"dense": "sparse", "binarized": "packed",
+    assert {m: r["format"] for m, r in by_method.items()} == {"dense": "dense", "binarized": "packed",
                                                               "pruned": "sparse", "low-rank": "factorized"}
     assert by_method["binarized"]["macs_binary"] > 0
     assert all(by_method[m]["macs_binary"] == 0 for m in ("dense", "pruned", "low-rank"))

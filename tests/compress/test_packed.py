@@ -216,3 +216,15 @@ def test_load_rejects_other_files(tmp_path):
     assert [f.name for f in tmp_path.iterdir() if f.name.startswith(".tmp-")] == []
     with np.load(tmp_path / "p.npz", allow_pickle=False) as f:
         assert all(f[k].dtype != object for k in f.files)
+
+
+def test_runtime_stands_alone():
+    """The deployed runtime is plain NumPy: it imports neither the converters nor the library's engine."""
+    import ast
+    import inspect
+    tree = ast.parse(inspect.getsource(P))
+    relative = [node for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.level]
+    assert not relative, [node.module for node in relative]
+    imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    assert imported <= {"__future__", "json", "os", "tempfile", "time", "numpy", "scipy.sparse"}, imported
