@@ -99,14 +99,22 @@ def xnor_dot(x: np.ndarray, w: np.ndarray, n, nonzero: np.ndarray | None = None)
     """``x ∈ {±1}^(M, ·)``, ``w ∈ {±1}^(O, ·)`` packed to (M, K) and (O, K) words -> (M, O) int32
     ``x·wᵀ = n − 2·popcount(x XOR w)`` (``n`` an int or per row of w). With ``nonzero`` (O, K) words
     (ternary weights) the disagreements are counted only where the weight is non-zero and ``n`` is
-    each row's count of non-zeros. Loops over blocks of rows and over the 64-bit words, never over samples."""
-    x, w = _as_u64(x), _as_u64(w)
-    nonzero = None if nonzero is None else _as_u64(nonzero)
+    each row's count of non-zeros. A few rows (M·O <= 4096) run as one (K, M, O) broadcast summed over K;
+    more loop over blocks of rows and over the 64-bit words (cache-sized passes), never over samples."""
+    x = _as_u64(x)
+    w = w if w.dtype == np.uint64 else _as_u64(w)
+    if nonzero is not None and nonzero.dtype != np.uint64:
+        nonzero = _as_u64(nonzero)
     m, k = x.shape
     o = w.shape[0]
+    n = np.asarray(n, np.int32)
+    if m * o <= 4096:                                    # few rows: one (K, M, O) pass, summed over K
+        d = np.bitwise_xor(np.ascontiguousarray(x.T)[:, :, None], np.ascontiguousarray(w.T)[:, None, :])
+        if nonzero is not None:
+            d &= np.ascontiguousarray(nonzero.T)[:, None, :]
+        return n - 2 * np.bitwise_count(d).sum(0, dtype=np.int32)
     out = np.empty((m, o), np.int32)
     block = max(1, (1 << 16) // max(o, 1))               # (block, O) temporaries stay in cache
-    n = np.asarray(n, np.int32)
     for lo in range(0, m, block):
         xs = x[lo:lo + block]
         count = np.zeros((xs.shape[0], o), np.int32)
@@ -222,12 +230,14 @@ def _load_matrix(arrays: dict, config: dict):
 # geometry (the library's im2col layout: batch innermost)
 # ================================================================================================
 def _windows(xp, kh, kw, sh, sw, dh, dw, axis):
-    """Strided view of ``xp`` with spatial axes ``axis, axis+1`` -> (.., OH, OW, .., kh, kw)."""
-    v = np.lib.stride_tricks.sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(axis, axis + 1))
-    index = [slice(None)] * v.ndim
-    index[axis], index[axis + 1] = slice(None, None, sh), slice(None, None, sw)
-    index[-2], index[-1] = slice(None, None, dh), slice(None, None, dw)
-    return v[tuple(index)]
+    """Strided view of ``xp`` with spatial axes ``axis, axis+1`` -> (.., OH, OW, .., kh, kw):
+    ``view[.., p, q, .., i, j] = xp[.., p·sh + i·dh, q·sw + j·dw, ..]`` (no copy)."""
+    h, w = xp.shape[axis:axis + 2]
+    oh, ow = (h - dh * (kh - 1) - 1) // sh + 1, (w - dw * (kw - 1) - 1) // sw + 1
+    st = xp.strides
+    shape = xp.shape[:axis] + (oh, ow) + xp.shape[axis + 2:] + (kh, kw)
+    strides = st[:axis] + (st[axis] * sh, st[axis + 1] * sw) + st[axis + 2:] + (st[axis] * dh, st[axis + 1] * dw)
+    return np.lib.stride_tricks.as_strided(xp, shape, strides, writeable=False)
 
 
 def conv_out_size(size: int, k: int, s: int, p0: int, p1: int, d: int) -> int:
@@ -641,6 +651,8 @@ class _Binary(Op):
             nonzero = None if self.nonzero is None else self.nonzero.reshape(o, -1)
             n = (np.bitwise_count(nonzero).sum(1, dtype=np.int32) if nonzero is not None
                  else np.full(o, self.values()[0].size, np.int32))
+            sign = _as_u64(sign)                                   # regrouped to 64-bit words once
+            nonzero = None if nonzero is None else _as_u64(nonzero)
             self._cache["words"] = (sign, nonzero, n)
         return self._cache["words"]
 
@@ -767,19 +779,26 @@ class BinaryConv(_Binary):
         else:
             words = words[:, :, :, None, :]
         if any(self.padding):                                               # bit 0 = −1; corrected below
-            words = np.pad(words, ((0, 0), (pt, pb), (pl, pr), (0, 0), (0, 0)))
+            padded = np.zeros((n, h + pt + pb, w + pl + pr) + words.shape[3:], words.dtype)
+            padded[:, pt:pt + h, pl:pl + w] = words
+            words = padded
         win = _windows(words, kh, kw, sh, sw, dh, dw, axis=1)               # (N, OH, OW, G, Wg, kh, kw)
         oh, ow = win.shape[1:3]
-        cols = np.ascontiguousarray(win.transpose(3, 0, 1, 2, 5, 6, 4)).reshape(g, n * oh * ow, -1)
+        m = n * oh * ow
+        row_bytes = kh * kw * win.shape[4] * words.itemsize
+        cols = np.zeros((g, m, -(-row_bytes // 8) * 8), np.uint8)         # rows padded to 64-bit words
+        cols[:, :, :row_bytes] = win.transpose(3, 0, 1, 2, 5, 6, 4).reshape(g, m, -1).view(np.uint8)
+        cols = cols.view(np.uint64)
         sign, nonzero, count = self._weight_words()
         og = o // g
-        out = np.empty((n * oh * ow, o), np.int32)
+        out = np.empty((m, o), np.int32)
         for j in range(g):                                                  # a loop over groups
             rows = slice(j * og, (j + 1) * og)
             out[:, rows] = xnor_dot(cols[j], sign[rows], count[rows], None if nonzero is None else nonzero[rows])
+        out = out.reshape(n, oh * ow, o)
         if any(self.padding):
-            out = (out.reshape(n, oh * ow, o) + self._correction(h, w)).reshape(n * oh * ow, o)
-        return np.ascontiguousarray(out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2)).astype(np.float32)
+            out += self._correction(h, w)
+        return out.reshape(n, oh, ow, o).transpose(0, 3, 1, 2).astype(np.float32)
 
 
 # ================================================================================================
