@@ -10,13 +10,13 @@ See tinycompress/compare.py for what each method does.
 import argparse
 import sys
 
-from tinycompress.compare import add_compare_arguments, main_from_args
+from tinycompress.cli import cmd_compare, compare_arguments
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    add_compare_arguments(parser)
-    return main_from_args(parser.parse_args(argv))
+    compare_arguments(parser)
+    return cmd_compare(parser.parse_args(argv))
 
 
 if __name__ == "__main__":

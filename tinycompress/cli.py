@@ -93,10 +93,9 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--format", choices=["auto", "dense", "sparse", "factorized", "packed"], default="auto",
                     help="auto: the model family's format (packed bits, CSR, thin factors, dense float)")
 
-    from .compare import add_compare_arguments
     _report_arguments(sub.add_parser("report", help="per-layer parameters, bytes and MACs of a checkpoint or a "
                                      "deployed file"))
-    add_compare_arguments(sub.add_parser("compare", help="train one MLP dense, binarized, pruned and low-rank on "
+    compare_arguments(sub.add_parser("compare", help="train one MLP dense, binarized, pruned and low-rank on "
                                          "MNIST; deploy each; table and plot"))
     return parser
 
@@ -345,13 +344,41 @@ def cmd_export(args) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------------
+def compare_arguments(parser) -> None:
+    """The flags of ``tinycompress compare`` / ``examples/compare.py``."""
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per method, the same budget for all (default 3)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=os.path.join("runs", "compare"), help="folder for compare.json/.md/.png "
+                        "and the deployed models (default runs/compare)")
+    parser.add_argument("--data", default=None, help="folder holding MNIST (default: $TINYCOMPRESS_DATA, ./data, "
+                        "then the bundled subset)")
+    parser.add_argument("--max-steps", type=int, default=None, help="at most this many batches per epoch (smoke runs)")
+    parser.add_argument("--sparsity", type=float, default=0.9, help="pruned method: fraction of weights removed")
+    parser.add_argument("--energy", type=float, default=0.9, help="low-rank method: singular-value energy kept")
+    from .compare import METHODS
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def cmd_compare(args) -> int:
+    """Run :func:`run_compare` with parsed :func:`add_compare_arguments` flags; returns an exit code."""
+    import time
+    from .compare import run_compare
+    started = time.perf_counter()
+    run_compare(args.epochs, args.seed, args.out, data=args.data, max_steps=args.max_steps,
+                progress=not args.no_progress, methods=tuple(args.methods), sparsity=args.sparsity,
+                energy=args.energy)
+    print(f"wrote {os.path.join(args.out, 'compare.json')} and compare.md in {time.perf_counter() - started:.0f} s")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if args.command is None:
         parser.print_help()
         return 1
-    from .compare import main_from_args as cmd_compare
     commands = {"train": cmd_train, "eval": cmd_eval, "export": cmd_export, "report": cmd_report,
                 "compare": cmd_compare}
     return commands[args.command](args)

@@ -26,7 +26,6 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import time
 
 import numpy as np
 
@@ -251,31 +250,3 @@ def plot_compare(result: dict, path: str) -> str | None:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
-
-
-# ------------------------------------------------------------------------------------------------
-# command line (examples/compare.py, and `tinycompress compare` once cli.py wires it)
-# ------------------------------------------------------------------------------------------------
-def add_compare_arguments(parser) -> None:
-    """The flags of ``tinycompress compare`` / ``examples/compare.py``."""
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per method, the same budget for all (default 3)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.path.join("runs", "compare"), help="folder for compare.json/.md/.png "
-                        "and the deployed models (default runs/compare)")
-    parser.add_argument("--data", default=None, help="folder holding MNIST (default: $TINYCOMPRESS_DATA, ./data, "
-                        "then the bundled subset)")
-    parser.add_argument("--max-steps", type=int, default=None, help="at most this many batches per epoch (smoke runs)")
-    parser.add_argument("--sparsity", type=float, default=0.9, help="pruned method: fraction of weights removed")
-    parser.add_argument("--energy", type=float, default=0.9, help="low-rank method: singular-value energy kept")
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-
-def main_from_args(args) -> int:
-    """Run :func:`run_compare` with parsed :func:`add_compare_arguments` flags; returns an exit code."""
-    started = time.perf_counter()
-    run_compare(args.epochs, args.seed, args.out, data=args.data, max_steps=args.max_steps,
-                progress=not args.no_progress, methods=tuple(args.methods), sparsity=args.sparsity,
-                energy=args.energy)
-    print(f"wrote {os.path.join(args.out, 'compare.json')} and compare.md in {time.perf_counter() - started:.0f} s")
-    return 0
