@@ -412,7 +412,7 @@ class SumToSize(Function):
     @staticmethod
     def backward(ctx, g):
         """d sum_to_size(x) = g broadcast back to x's shape"""
-        return expand(g, ctx.shape)
+        return expand(g, ctx.shape), None
 
 
 def sum_to_size(input, *size):
