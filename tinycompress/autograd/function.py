@@ -300,11 +300,14 @@ def _record(cls, ctx, args, outputs):
             t = o
             t.grad_fn, t._out_index = ctx, i
         else:
-            array = o.array if isinstance(o, Tensor) else o
+            array = raw = o.array if isinstance(o, Tensor) else o
             if type(array) is not np.ndarray:
-                t = _non_tensor_output(array, cls)
-                array = t.array
+                array = _saved_scalar(saved, args, raw)
+                if array is None:
+                    array = _non_tensor_output(raw, cls).array
             t = Tensor._wrap(array, ctx, i)
+            if non_diff and raw is not array and any(raw is a for a in non_diff):
+                non_diff = non_diff + (array,)      # a NumPy scalar marked non-differentiable
         if any(t.array is a for a in non_diff if a is not None):
             t.grad_fn, t.requires_grad = None, False
         else:
@@ -330,6 +333,23 @@ def _record(cls, ctx, args, outputs):
     return tuple(wrapped)
 
 
+def _saved_scalar(saved, args, scalar):
+    """The array of a saved tensor made from ``scalar``, a NumPy scalar that forward returned.
+
+    A ufunc on a 0-d array returns a NumPy scalar, so ``out = np.tanh(x.array);
+    ctx.save_for_backward(as_tensor(out)); return out`` saves a 0-d array that is not the output's:
+    the saved tensor with the same dtype and bits (made in forward: no graph, no version) is taken
+    as the output, as it is for every other shape."""
+    if not isinstance(scalar, np.generic) or not saved:
+        return None
+    for s in saved:
+        if (isinstance(s, Tensor) and s.grad_fn is None and not s.requires_grad and s._vc is None
+                and s.array.ndim == 0 and s.array.dtype == scalar.dtype
+                and s.array.tobytes() == scalar.tobytes() and not any(s is a for a in args)):
+            return s.array
+    return None
+
+
 # --------------------------------------------------------------------------- once_differentiable
 class _DelayedError(Function):
     """Stands for a backward that exists only once: differentiating through it is an error."""
@@ -340,6 +360,7 @@ class _DelayedError(Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        """no formula: the backward it stands for was computed outside the graph, so this raises"""
         raise RuntimeError(ctx.message)
 
 
