@@ -99,9 +99,12 @@ def run_backward(roots, seeds, retain_graph=None, create_graph=False, inputs=Non
                 raise RuntimeError(
                     f"Trying to backward through the graph a second time ({node.name()} was freed by an earlier "
                     "backward). Specify retain_graph=True on the first backward() or autograd.grad() call.")
-            grads = _pre_hooks(node, grads)
+            hooked = _pre_hooks(node, grads)
             if targets is not None and not accumulate:
-                sink.capture_nonleaf(node, grads, create_graph)
+                # torch captures after the tensor hooks, unless the node runs on (a target behind it):
+                # then its capture comes first and the hooks run with its backward
+                sink.capture_nonleaf(node, grads if node in needed.behind else hooked, create_graph)
+            grads = hooked
             if node._retained:
                 for index, ref in node._retained.items():
                     tensor = ref()
