@@ -9,8 +9,8 @@ import torch
 from hypothesis import strategies as st
 
 import tinycompress as tc
-from strategies import (OpCase, dims, dim_tuples, fn_variants, reduce_kwargs, run_check, run_gradcheck,
-                        same, unary_inputs)
+from strategies import (OpCase, dims, dim_tuples, fn_variants, reduce_kwargs, run_check, run_double_backward,
+                        run_gradcheck, run_gradgradcheck, same, unary_inputs)
 
 
 def _dim_or_tuple(ndim):
@@ -92,6 +92,16 @@ def test_op_matches_torch(case, dtype):
 @pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
 def test_gradcheck(case):
     run_gradcheck(case)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.differentiable], ids=repr)
+def test_double_backward_matches_torch(case):
+    run_double_backward(case)
+
+
+@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
+def test_gradgradcheck(case):
+    run_gradgradcheck(case)
 
 
 @pytest.mark.parametrize("reduce", [
