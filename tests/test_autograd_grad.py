@@ -239,3 +239,21 @@ def test_gradgradcheck_passes_on_the_converted_ops_and_torch_agrees(x, y):
     for L in LIBS:
         assert L.autograd.gradgradcheck(fn, leaves(L, x, y))
         assert L.autograd.gradcheck(fn, leaves(L, x, y))
+
+
+@settings(max_examples=10)
+@given(seed=seeds(), batch=st.integers(1, 3))
+def test_hessian_vector_product_of_a_small_network_loss_matches_torch(seed, batch):
+    """grad(grad(loss)·v) through matmul, tanh, exp, sum and mean: the ops every HVP user hits."""
+    rng = np.random.default_rng(seed)
+    x, w1, w2 = rng.standard_normal((batch, 3)), rng.standard_normal((3, 4)), rng.standard_normal((4, 2))
+    v1, v2 = rng.standard_normal(w1.shape), rng.standard_normal(w2.shape)
+    results = []
+    for L in LIBS:
+        a, b = leaves(L, w1, w2)
+        hidden = (L.tensor(x) @ a).tanh()
+        loss = ((hidden @ b).exp() * 0.1).sum(dim=1).mean()
+        ga, gb = L.autograd.grad(loss, (a, b), create_graph=True)
+        dot = (ga * L.tensor(v1)).sum() + (gb * L.tensor(v2)).sum()
+        results.append((ga, gb) + L.autograd.grad(dot, (a, b)))
+    assert_close(*results, rtol=1e-9, atol=1e-10)
