@@ -241,3 +241,19 @@ def test_values_on_kinks_get_torchs_subgradient(fn):
     out_x.backward(g)
     out_t.backward(torch.from_numpy(g))
     np.testing.assert_allclose(x.grad.array, t.grad.numpy())
+
+
+def test_primitives_are_twice_differentiable_functions_with_formula_docstrings():
+    """Every Function of the elementwise, reduce, shape and linalg modules is on Tensors (no
+    first-order-only LegacyFunction) and documents its derivative on ``backward``."""
+    from tinycompress.autograd.function import Function, LegacyFunction
+    from tinycompress.ops import elementwise, linalg, reduce, shape
+
+    found = []
+    for module in (elementwise, reduce, shape, linalg):
+        for value in vars(module).values():
+            if isinstance(value, type) and issubclass(value, Function) and value.__module__ == module.__name__:
+                found.append(value)
+                assert not issubclass(value, LegacyFunction), f"{value.__name__} is still a LegacyFunction"
+                assert (value.backward.__doc__ or "").strip(), f"{value.__name__}.backward has no formula docstring"
+    assert len(found) > 30
