@@ -24,6 +24,7 @@ import os
 
 import numpy as np
 
+from ...ops.conv import pair
 from ...serialization import savez_atomic
 
 try:                                     # optional: the fast CSR product
@@ -271,10 +272,6 @@ def load_sparse(path, use_scipy: bool = True) -> SparseModel:
 
 
 # ----------------------------------------------------------------------------------- conversion
-def _pair(v):
-    return tuple(v) if isinstance(v, (tuple, list)) else (int(v), int(v))
-
-
 def _leaves(model, prefix=""):
     from ... import nn
     if isinstance(model, nn.Sequential):
@@ -287,9 +284,8 @@ def _leaves(model, prefix=""):
 def _to_ops(model):
     from ... import nn
     from ..prune import effective_weight
-    conv_t = getattr(nn, "Conv2d", None)
-    bn_t = tuple(t for t in (getattr(nn, "BatchNorm1d", None), getattr(nn, "BatchNorm2d", None)) if t)
-    skip = tuple(t for t in (getattr(nn, "Dropout", None), getattr(nn, "Identity", None)) if t)
+    bn_t = (nn.BatchNorm1d, nn.BatchNorm2d)
+    skip = (nn.Dropout, nn.Identity)
     from ..lowrank import _SVDFactors
     from .factorized import factor_ops
     ops = []
@@ -299,15 +295,15 @@ def _to_ops(model):
         elif isinstance(m, nn.Linear):
             b = None if m.bias is None else m.bias.array.copy()
             ops.append(MatOp(effective_weight(m), b, None, name))
-        elif conv_t is not None and isinstance(m, conv_t):
+        elif isinstance(m, nn.Conv2d):
             if (getattr(m, "groups", 1) != 1 or getattr(m, "padding_mode", "zeros") != "zeros"
                     or isinstance(m.padding, str) and m.padding != "valid"):
                 raise ValueError(f"to_sparse: {name} ({type(m).__name__}) with groups={m.groups}, padding="
                                  f"{m.padding!r}, padding_mode={getattr(m, 'padding_mode', 'zeros')!r} is not "
                                  "supported (groups=1, numeric padding, zeros padding_mode only)")
             w = effective_weight(m)
-            conv = {"kernel": tuple(w.shape[2:]), "stride": _pair(m.stride),
-                    "padding": (0, 0) if m.padding == "valid" else _pair(m.padding), "dilation": _pair(m.dilation)}
+            conv = {"kernel": tuple(w.shape[2:]), "stride": pair(m.stride),
+                    "padding": (0, 0) if m.padding == "valid" else pair(m.padding), "dilation": pair(m.dilation)}
             ops.append(MatOp(w.reshape(w.shape[0], -1), None if m.bias is None else m.bias.array.copy(), conv, name))
         elif bn_t and isinstance(m, bn_t):
             if m.track_running_stats and m.running_mean is not None:
