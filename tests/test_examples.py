@@ -17,6 +17,7 @@ RUNS = {
     "prune_lenet.py": ["--dense-epochs", "1", "--stages", "2", "--stage-epochs", "1", "--max-steps", "3"] + NO_DATA,
     "svd_training.py": ["--samples", "64", "--epochs", "1", "--finetune-epochs", "1", "--max-steps", "3",
                         "--sweep", "0.9"] + NO_DATA,
+    "higher_order.py": ["--out", "."],
 }
 
 
