@@ -369,7 +369,8 @@ def _hvp(lib, loss_fn, leaves, v):
     first = lib.autograd.grad(loss_fn(*leaves), leaves, create_graph=True)
     dot = sum((g * lib.tensor(vi)).sum() for g, vi in zip(first, v))
     second = lib.autograd.grad(dot, leaves, allow_unused=True)
-    as_np = lambda g: np.zeros(()) if g is None else (g.array if isinstance(g, tc.Tensor) else g.detach().numpy())  # noqa: E731
+    def as_np(g):
+        return np.zeros(()) if g is None else (g.array if isinstance(g, tc.Tensor) else g.detach().numpy())
     return [as_np(g) for g in first], [as_np(g) for g in second]
 
 

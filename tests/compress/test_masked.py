@@ -180,9 +180,12 @@ def test_masked_conv2d_vs_torch_twin():
 def test_linear_function_double_backward_vs_torch(case, data):
     """Seed 002's Function is twice differentiable: its second derivatives are linear(x, W⊙M, b)'s."""
     n, i, o, x, w, b, m, seed = case
-    double_backward_op(OpCase("LinearFunction", [("", lambda x, w, b: LinearFunction.apply(x, w, b, mask=m),
-                                                  lambda x, w, b: torch.nn.functional.linear(x, w * torch.tensor(m), b))],
-                              lambda small: st.just(([x, w, b], {}))), data)
+    def ours(x, w, b):
+        return LinearFunction.apply(x, w, b, mask=m)
+
+    def theirs(x, w, b):
+        return torch.nn.functional.linear(x, w * torch.tensor(m), b)
+    double_backward_op(OpCase("LinearFunction", [("", ours, theirs)], lambda small: st.just(([x, w, b], {}))), data)
 
 
 @settings(max_examples=6)
@@ -194,9 +197,13 @@ def test_masked_conv2d_double_backward_vs_torch(cfg, seed, data):
     mask = (rng.random(wshape) < 0.5).astype(np.float64)
     opts = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"])
     x = rng.standard_normal((cfg["n"], cfg["c_in"], cfg["h"], cfg["w"]))
-    double_backward_op(OpCase("MaskedConv2d", [("", lambda x, w: tc.nn.functional.conv2d(x, ApplyMask.apply(w, mask=mask), **opts),
-                                                lambda x, w: torch.nn.functional.conv2d(x, w * torch.tensor(mask), **opts))],
-                              lambda small: st.just(([x, rng.standard_normal(wshape)], {}))), data)
+    def ours(x, w):
+        return tc.nn.functional.conv2d(x, ApplyMask.apply(w, mask=mask), **opts)
+
+    def theirs(x, w):
+        return torch.nn.functional.conv2d(x, w * torch.tensor(mask), **opts)
+    arrays = [x, rng.standard_normal(wshape)]
+    double_backward_op(OpCase("MaskedConv2d", [("", ours, theirs)], lambda small: st.just((arrays, {}))), data)
 
 
 def test_linear_function_gradgradcheck():

@@ -61,6 +61,8 @@ def _col2im(piece, shape, dtype, kh, kw, oh, ow, sh, sw, dh, dw, axis=2):
 
 
 # ----------------------------------------------------------------------------- conv2d
+
+
 def _im2col(x, kernel_size, stride, padding, dilation, groups):
     """The im2col matrix of NCHW ``x``, (groups, Cg·kh·kw, OH·OW·N) with the batch innermost, and (OH, OW)."""
     (kh, kw), (sh, sw), (dh, dw), (pt, pb, pl, pr) = kernel_size, stride, dilation, padding
@@ -129,6 +131,45 @@ class Conv2d(Function):
         return gx, gw, gb
 
 
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv2d for (N, C, H, W) input (or unbatched (C, H, W)) and weight (O, C/groups, kh, kw)."""
+    input, weight = as_tensor(input), as_tensor(weight)
+    unbatched = input.ndim == 3
+    if unbatched:
+        input = input.unsqueeze(0)
+    if input.ndim != 4 or weight.ndim != 4:
+        raise RuntimeError(f"conv2d: expected 3D/4D input and 4D weight, got input {input.shape}, weight {weight.shape}")
+    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
+    o, cg, kh, kw = weight.shape
+    if groups < 1 or input.shape[1] % groups or o % groups:
+        raise RuntimeError(f"conv2d: groups={groups} must divide input channels {input.shape[1]} and "
+                           f"out channels {o}")
+    if cg * groups != input.shape[1]:
+        raise RuntimeError(f"conv2d: weight of shape {weight.shape} with groups={groups} expects input with "
+                           f"{cg * groups} channels, but got input of shape {input.shape}")
+    if isinstance(padding, str):
+        if padding == "valid":
+            pad = (0, 0, 0, 0)
+        elif padding == "same":
+            if stride != (1, 1):
+                raise ValueError("padding='same' is not supported for strided convolutions")
+            th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
+            pad = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+        else:
+            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
+    else:
+        ph, pw = pair(padding, "padding")
+        pad = (ph, ph, pw, pw)
+    hp, wp = input.shape[2] + pad[0] + pad[1], input.shape[3] + pad[2] + pad[3]
+    if hp < dilation[0] * (kh - 1) + 1 or wp < dilation[1] * (kw - 1) + 1:
+        raise RuntimeError(f"conv2d: padded input size ({hp} x {wp}) is smaller than the dilated kernel size "
+                           f"({dilation[0] * (kh - 1) + 1} x {dilation[1] * (kw - 1) + 1}); input {input.shape}, "
+                           f"weight {weight.shape}")
+    opts = dict(stride=stride, padding=pad, dilation=dilation, groups=groups)
+    out = Conv2d.apply(input, weight, **opts) if bias is None else Conv2d.apply(input, weight, as_tensor(bias), **opts)
+    return out.squeeze(0) if unbatched else out
+
+
 class Conv2dInputGrad(Function):
     """The transposed convolution ∂x = crop(col2im(W_gᵀ G_g)): conv2d's gradient w.r.t. its input, for an
     input of ``input_size``; bilinear in g and W."""
@@ -190,46 +231,9 @@ class Conv2dWeightGrad(Function):
         return gx, gg
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """torch.nn.functional.conv2d for (N, C, H, W) input (or unbatched (C, H, W)) and weight (O, C/groups, kh, kw)."""
-    input, weight = as_tensor(input), as_tensor(weight)
-    unbatched = input.ndim == 3
-    if unbatched:
-        input = input.unsqueeze(0)
-    if input.ndim != 4 or weight.ndim != 4:
-        raise RuntimeError(f"conv2d: expected 3D/4D input and 4D weight, got input {input.shape}, weight {weight.shape}")
-    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
-    o, cg, kh, kw = weight.shape
-    if groups < 1 or input.shape[1] % groups or o % groups:
-        raise RuntimeError(f"conv2d: groups={groups} must divide input channels {input.shape[1]} and "
-                           f"out channels {o}")
-    if cg * groups != input.shape[1]:
-        raise RuntimeError(f"conv2d: weight of shape {weight.shape} with groups={groups} expects input with "
-                           f"{cg * groups} channels, but got input of shape {input.shape}")
-    if isinstance(padding, str):
-        if padding == "valid":
-            pad = (0, 0, 0, 0)
-        elif padding == "same":
-            if stride != (1, 1):
-                raise ValueError("padding='same' is not supported for strided convolutions")
-            th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
-            pad = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
-        else:
-            raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
-    else:
-        ph, pw = pair(padding, "padding")
-        pad = (ph, ph, pw, pw)
-    hp, wp = input.shape[2] + pad[0] + pad[1], input.shape[3] + pad[2] + pad[3]
-    if hp < dilation[0] * (kh - 1) + 1 or wp < dilation[1] * (kw - 1) + 1:
-        raise RuntimeError(f"conv2d: padded input size ({hp} x {wp}) is smaller than the dilated kernel size "
-                           f"({dilation[0] * (kh - 1) + 1} x {dilation[1] * (kw - 1) + 1}); input {input.shape}, "
-                           f"weight {weight.shape}")
-    opts = dict(stride=stride, padding=pad, dilation=dilation, groups=groups)
-    out = Conv2d.apply(input, weight, **opts) if bias is None else Conv2d.apply(input, weight, as_tensor(bias), **opts)
-    return out.squeeze(0) if unbatched else out
-
-
 # ----------------------------------------------------------------------------- pools
+
+
 class PoolWindow:
     """Where a 2-D pool's windows sit on an (N, C, H, W) input: kernel_size, stride, padding and dilation
     (pairs), the input size, the padded size (torch's ceil_mode may pad the far side further) and the
@@ -288,6 +292,16 @@ def _pool_out(size, k, s, p, d, ceil_mode):
     return out
 
 
+def _unbatch(input, fn):
+    input = as_tensor(input)
+    if input.ndim == 3:
+        out = fn(input.unsqueeze(0))
+        return tuple(o.squeeze(0) for o in out) if isinstance(out, tuple) else out.squeeze(0)
+    if input.ndim != 4:
+        raise RuntimeError(f"expected 3D or 4D input (got {input.ndim}D input)")
+    return fn(input)
+
+
 class MaxPool2d(Function):
     """y[n,c,p,q] = max_{i,j} xp[n,c,p·sh+i·dh,q·sw+j·dw] (xp padded with -inf), over a :class:`PoolWindow`.
 
@@ -328,6 +342,14 @@ class MaxPool2d(Function):
         return MaxPoolScatter.apply(grad, x, window=ctx.window, argmax=ctx.argmax)
 
 
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """torch.nn.functional.max_pool2d (padding is -inf; ties go to the first maximum, as torch)."""
+    def run(x):
+        window = PoolWindow(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
+        return MaxPool2d.apply(x, window=window, return_indices=bool(return_indices))
+    return _unbatch(input, run)
+
+
 class MaxPoolScatter(Function):
     """Max-pool's backward: ∂x[argmax of window (p, q)] += g[p, q]. Linear in g; the pooled input x (an input
     here, or None) enters only through the piecewise constant argmax, so its derivative is zero."""
@@ -366,24 +388,6 @@ class MaxPoolGather(Function):
         return MaxPoolScatter.apply(grad, None, window=ctx.window, argmax=ctx.argmax)
 
 
-def _unbatch(input, fn):
-    input = as_tensor(input)
-    if input.ndim == 3:
-        out = fn(input.unsqueeze(0))
-        return tuple(o.squeeze(0) for o in out) if isinstance(out, tuple) else out.squeeze(0)
-    if input.ndim != 4:
-        raise RuntimeError(f"expected 3D or 4D input (got {input.ndim}D input)")
-    return fn(input)
-
-
-def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
-    """torch.nn.functional.max_pool2d (padding is -inf; ties go to the first maximum, as torch)."""
-    def run(x):
-        window = PoolWindow(x.shape, kernel_size, stride, padding, dilation, ceil_mode)
-        return MaxPool2d.apply(x, window=window, return_indices=bool(return_indices))
-    return _unbatch(input, run)
-
-
 def _avg_divisor(size, k, s, p, out, count_include_pad):
     start = np.arange(out) * s - p
     end = np.minimum(start + k, size + p)
@@ -409,6 +413,21 @@ class AvgPool2d(Function):
         return AvgPoolTranspose.apply(grad, x, window=ctx.window, divisor=ctx.divisor)
 
 
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
+               divisor_override=None):
+    """torch.nn.functional.avg_pool2d, with torch's divisor rules under ceil_mode and padding."""
+    def run(x):
+        window = PoolWindow(x.shape, kernel_size, stride, padding, 1, ceil_mode)
+        (kh, kw), (sh, sw), (ph, pw), (oh, ow) = window.kernel_size, window.stride, window.padding, window.out_size
+        if divisor_override:
+            divisor = np.full((oh, ow), divisor_override)
+        else:
+            divisor = np.outer(_avg_divisor(x.shape[2], kh, sh, ph, oh, count_include_pad),
+                               _avg_divisor(x.shape[3], kw, sw, pw, ow, count_include_pad))
+        return AvgPool2d.apply(x, window=window, divisor=divisor.astype(x.dtype))
+    return _unbatch(input, run)
+
+
 class AvgPoolTranspose(Function):
     """Avg-pool's backward, the adjoint of :class:`AvgPool2d`: x[.., p·sh+i, q·sw+j] += g[p, q] / D[p, q].
     Linear in g; the pooled input x (an input here, or None) does not enter, so its derivative is zero."""
@@ -425,21 +444,6 @@ class AvgPoolTranspose(Function):
         gg = AvgPool2d.apply(grad_gx, window=ctx.window, divisor=ctx.divisor) if ctx.needs_input_grad[0] else None
         gx = Tensor._wrap(np.zeros(ctx.window.input_size, grad_gx.dtype)) if ctx.needs_input_grad[1] else None
         return gg, gx
-
-
-def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True,
-               divisor_override=None):
-    """torch.nn.functional.avg_pool2d, with torch's divisor rules under ceil_mode and padding."""
-    def run(x):
-        window = PoolWindow(x.shape, kernel_size, stride, padding, 1, ceil_mode)
-        (kh, kw), (sh, sw), (ph, pw), (oh, ow) = window.kernel_size, window.stride, window.padding, window.out_size
-        if divisor_override:
-            divisor = np.full((oh, ow), divisor_override)
-        else:
-            divisor = np.outer(_avg_divisor(x.shape[2], kh, sh, ph, oh, count_include_pad),
-                               _avg_divisor(x.shape[3], kw, sw, pw, ow, count_include_pad))
-        return AvgPool2d.apply(x, window=window, divisor=divisor.astype(x.dtype))
-    return _unbatch(input, run)
 
 
 def _bins(size, out):
@@ -465,6 +469,15 @@ class AdaptiveAvgPool2d(Function):
         """∂x = A_hᵀ · g · A_w (adaptive_avg_pool2d_transpose; its own derivative is the pool again)"""
         (x,) = ctx.saved_tensors
         return AdaptiveAvgPoolTranspose.apply(grad, x, rows=ctx.rows, cols=ctx.cols)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """torch.nn.functional.adaptive_avg_pool2d; output_size an int or a pair (None keeps that input size)."""
+    def run(x):
+        os_ = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
+        os_ = tuple(x.shape[2 + i] if v is None else int(v) for i, v in enumerate(os_))
+        return AdaptiveAvgPool2d.apply(x, output_size=os_)
+    return _unbatch(input, run)
 
 
 class AdaptiveAvgPoolTranspose(Function):
@@ -493,12 +506,3 @@ def _bin_matrices(size, output_size, dtype):
         m = ((j >= s[:, None]) & (j < e[:, None])).astype(dtype)
         mats.append(m / (e - s)[:, None].astype(dtype))
     return mats
-
-
-def adaptive_avg_pool2d(input, output_size):
-    """torch.nn.functional.adaptive_avg_pool2d; output_size an int or a pair (None keeps that input size)."""
-    def run(x):
-        os_ = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
-        os_ = tuple(x.shape[2 + i] if v is None else int(v) for i, v in enumerate(os_))
-        return AdaptiveAvgPool2d.apply(x, output_size=os_)
-    return _unbatch(input, run)

@@ -36,12 +36,48 @@ def _reduce(loss, reduction, denom=None):
 
 
 # ----------------------------------------------------------------------------- class-index losses
+
+
 def _target_weights(target, weight, ignore_index, dtype):
     """w[target] per sample, zero where target == ignore_index (class weights default to 1)."""
     valid = target != ignore_index
     safe = np.where(valid, target, 0)
     w = (weight[safe] if weight is not None else np.ones(target.shape, dtype)) * valid
     return w.astype(dtype, copy=False), safe
+
+
+def _class_loss(fn, name, input, target, weight, ignore_index, reduction, **extra):
+    _check_reduction(reduction)
+    input = as_tensor(input)
+    t = target.array if hasattr(target, "array") else np.asarray(target)
+    if input.dtype.kind != "f":
+        raise RuntimeError(f"{name}: input must be floating point, got {input.dtype}")
+    if t.dtype.kind not in "iu":
+        raise RuntimeError(f"{name}: expected class-index target of integer dtype (int64), got {t.dtype}; "
+                           "for class probabilities compute -(target * log_softmax(input)).sum(1) instead")
+    expected = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
+    if input.ndim == 0 or t.shape != expected:
+        raise ValueError(f"{name}: input of shape {input.shape} needs a target of shape {expected}, "
+                         f"got {t.shape}")
+    c = input.shape[1] if input.ndim >= 2 else input.shape[0]
+    bad = (t != ignore_index) & ((t < 0) | (t >= c))
+    if bad.any():
+        raise IndexError(f"{name}: target {int(t[bad].flat[0])} is out of bounds for {c} classes "
+                         f"(valid: 0..{c - 1}, or ignore_index={ignore_index})")
+    w = None
+    if weight is not None:
+        w = weight.array if hasattr(weight, "array") else np.asarray(weight)
+        if w.shape != (c,):
+            raise ValueError(f"{name}: weight must have shape ({c},) (one per class), got {w.shape}")
+        w = w.astype(input.dtype, copy=False)
+    x2 = input
+    if input.ndim == 1:
+        x2 = input.reshape(1, c)
+    elif input.ndim > 2:                                    # (N, C, d...) -> (N*d..., C)
+        x2 = input.permute(0, *range(2, input.ndim), 1).reshape(-1, c)
+    t2 = t.reshape(-1).astype(np.int64, copy=False)
+    return fn.apply(x2, target=t2, weight=w, ignore_index=ignore_index, reduction=reduction,
+                    out_shape=expected, **extra)
 
 
 class CrossEntropy(Function):
@@ -91,6 +127,15 @@ class CrossEntropy(Function):
         return (logp.exp() * Tensor._wrap(ctx.scale) - Tensor._wrap(ctx.offset)) * g
 
 
+def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
+                  reduction="mean", label_smoothing=0.0):
+    """torch.nn.functional.cross_entropy with class-index targets, input (N, C) / (N, C, d1, ...) / (C,)."""
+    if not 0.0 <= label_smoothing <= 1.0:
+        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+    return _class_loss(CrossEntropy, "cross_entropy", input, target, weight, ignore_index, reduction,
+                       label_smoothing=float(label_smoothing))
+
+
 class NLLLoss(Function):
     """ℓ_n = −w_{y_n} x_{n,y_n} (zero where y_n is ignore_index)."""
 
@@ -114,13 +159,19 @@ class NLLLoss(Function):
         return NLLLossScatter.apply(grad, x, options=ctx.options, denom=ctx.denom)
 
 
+def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
+    """torch.nn.functional.nll_loss: input holds log-probabilities (N, C) / (N, C, d1, ...)."""
+    return _class_loss(NLLLoss, "nll_loss", input, target, weight, ignore_index, reduction)
+
+
 class NLLLossScatter(Function):
     """NLL's backward: ∂x[n, y_n] = −w_{y_n}·g_n; linear in g, x (an input here, or None) does not enter."""
 
     @staticmethod
     def forward(ctx, grad, x=None, options=None, denom=None):
         wy, safe = _target_weights(options["target"], options["weight"], options["ignore_index"], grad.dtype)
-        g = grad.array.reshape(-1) if options["reduction"] == "none" else _per_element(grad.array, options["reduction"], denom)
+        reduction = options["reduction"]
+        g = grad.array.reshape(-1) if reduction == "none" else _per_element(grad.array, reduction, denom)
         out = np.zeros((wy.shape[0], x.shape[1]), grad.dtype)
         out[np.arange(wy.shape[0]), safe] = -wy * g
         ctx.options, ctx.input_size = options, out.shape
@@ -134,58 +185,30 @@ class NLLLossScatter(Function):
         return gg, gx
 
 
-def _class_loss(fn, name, input, target, weight, ignore_index, reduction, **extra):
-    _check_reduction(reduction)
-    input = as_tensor(input)
-    t = target.array if hasattr(target, "array") else np.asarray(target)
-    if input.dtype.kind != "f":
-        raise RuntimeError(f"{name}: input must be floating point, got {input.dtype}")
-    if t.dtype.kind not in "iu":
-        raise RuntimeError(f"{name}: expected class-index target of integer dtype (int64), got {t.dtype}; "
-                           "for class probabilities compute -(target * log_softmax(input)).sum(1) instead")
-    expected = input.shape[:1] + input.shape[2:] if input.ndim >= 2 else ()
-    if input.ndim == 0 or t.shape != expected:
-        raise ValueError(f"{name}: input of shape {input.shape} needs a target of shape {expected}, "
-                         f"got {t.shape}")
-    c = input.shape[1] if input.ndim >= 2 else input.shape[0]
-    bad = (t != ignore_index) & ((t < 0) | (t >= c))
-    if bad.any():
-        raise IndexError(f"{name}: target {int(t[bad].flat[0])} is out of bounds for {c} classes "
-                         f"(valid: 0..{c - 1}, or ignore_index={ignore_index})")
-    w = None
-    if weight is not None:
-        w = weight.array if hasattr(weight, "array") else np.asarray(weight)
-        if w.shape != (c,):
-            raise ValueError(f"{name}: weight must have shape ({c},) (one per class), got {w.shape}")
-        w = w.astype(input.dtype, copy=False)
-    x2 = input
-    if input.ndim == 1:
-        x2 = input.reshape(1, c)
-    elif input.ndim > 2:                                    # (N, C, d...) -> (N*d..., C)
-        x2 = input.permute(0, *range(2, input.ndim), 1).reshape(-1, c)
-    t2 = t.reshape(-1).astype(np.int64, copy=False)
-    return fn.apply(x2, target=t2, weight=w, ignore_index=ignore_index, reduction=reduction,
-                    out_shape=expected, **extra)
-
-
-def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
-                  reduction="mean", label_smoothing=0.0):
-    """torch.nn.functional.cross_entropy with class-index targets, input (N, C) / (N, C, d1, ...) / (C,)."""
-    if not 0.0 <= label_smoothing <= 1.0:
-        raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
-    return _class_loss(CrossEntropy, "cross_entropy", input, target, weight, ignore_index, reduction,
-                       label_smoothing=float(label_smoothing))
-
-
-def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
-    """torch.nn.functional.nll_loss: input holds log-probabilities (N, C) / (N, C, d1, ...)."""
-    return _class_loss(NLLLoss, "nll_loss", input, target, weight, ignore_index, reduction)
-
-
 # ----------------------------------------------------------------------------- elementwise losses
+
+
 def _mean_scale(reduction, *shapes):
     """1/numel of the broadcast per-element loss for 'mean', else 1."""
     return 1.0 / max(int(np.prod(np.broadcast_shapes(*shapes))), 1) if reduction == "mean" else 1.0
+
+
+def _float_operands(name, input, target):
+    input, target = as_tensor(input), as_tensor(target)
+    if input.dtype.kind != "f" or target.dtype.kind != "f":
+        raise RuntimeError(f"{name}: input and target must be floating point, got {input.dtype} and "
+                           f"{target.dtype}; convert with .float()")
+    if input.shape != target.shape:
+        raise ValueError(f"{name}: target size {target.shape} must equal input size {input.shape}")
+    if target.dtype != input.dtype:
+        target = target.to(input.dtype)
+    return input, target
+
+
+def _opt(x, dtype):
+    if x is None:
+        return None
+    return x.to(dtype) if hasattr(x, "array") and x.dtype != dtype else as_tensor(x).to(dtype)
 
 
 class MSELoss(Function):
@@ -206,6 +229,13 @@ class MSELoss(Function):
         return gx, (-gx if ctx.needs_input_grad[1] else None)
 
 
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """torch.nn.functional.mse_loss: mean/sum/none of (input − target)²."""
+    _check_reduction(reduction)
+    input, target = _float_operands("mse_loss", input, target)
+    return MSELoss.apply(input, target, reduction=reduction)
+
+
 class L1Loss(Function):
     """ℓ = |x − y|, reduced."""
 
@@ -221,6 +251,13 @@ class L1Loss(Function):
         x, y = ctx.saved_tensors
         gx = (x - y).sign() * (grad * _mean_scale(ctx.reduction, x.shape))
         return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """torch.nn.functional.l1_loss: mean/sum/none of |input − target|."""
+    _check_reduction(reduction)
+    input, target = _float_operands("l1_loss", input, target)
+    return L1Loss.apply(input, target, reduction=reduction)
 
 
 class BCELoss(Function):
@@ -255,6 +292,16 @@ class BCELoss(Function):
         return gx, gy, None
 
 
+def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
+    """torch.nn.functional.binary_cross_entropy on probabilities in [0, 1]; logs clamped at −100."""
+    _check_reduction(reduction)
+    input, target = _float_operands("binary_cross_entropy", input, target)
+    if ((input.array < 0) | (input.array > 1)).any():
+        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 "
+                           "(use binary_cross_entropy_with_logits for raw scores)")
+    return BCELoss.apply(input, target, _opt(weight, input.dtype), reduction=reduction)
+
+
 class BCEWithLogits(Function):
     """ℓ = w [(1 − y) x + (1 + (pw − 1) y) softplus(−x)] (stable for any x; pw the pos_weight), reduced."""
 
@@ -285,48 +332,6 @@ class BCEWithLogits(Function):
         if ctx.needs_input_grad[1]:
             gy = g * (-x + (pw - 1) * softplus(-x)) if pw is not None else g * -x
         return gx, gy, None, None
-
-
-def _float_operands(name, input, target):
-    input, target = as_tensor(input), as_tensor(target)
-    if input.dtype.kind != "f" or target.dtype.kind != "f":
-        raise RuntimeError(f"{name}: input and target must be floating point, got {input.dtype} and "
-                           f"{target.dtype}; convert with .float()")
-    if input.shape != target.shape:
-        raise ValueError(f"{name}: target size {target.shape} must equal input size {input.shape}")
-    if target.dtype != input.dtype:
-        target = target.to(input.dtype)
-    return input, target
-
-
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """torch.nn.functional.mse_loss: mean/sum/none of (input − target)²."""
-    _check_reduction(reduction)
-    input, target = _float_operands("mse_loss", input, target)
-    return MSELoss.apply(input, target, reduction=reduction)
-
-
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """torch.nn.functional.l1_loss: mean/sum/none of |input − target|."""
-    _check_reduction(reduction)
-    input, target = _float_operands("l1_loss", input, target)
-    return L1Loss.apply(input, target, reduction=reduction)
-
-
-def _opt(x, dtype):
-    if x is None:
-        return None
-    return x.to(dtype) if hasattr(x, "array") and x.dtype != dtype else as_tensor(x).to(dtype)
-
-
-def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
-    """torch.nn.functional.binary_cross_entropy on probabilities in [0, 1]; logs clamped at −100."""
-    _check_reduction(reduction)
-    input, target = _float_operands("binary_cross_entropy", input, target)
-    if ((input.array < 0) | (input.array > 1)).any():
-        raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 "
-                           "(use binary_cross_entropy_with_logits for raw scores)")
-    return BCELoss.apply(input, target, _opt(weight, input.dtype), reduction=reduction)
 
 
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,

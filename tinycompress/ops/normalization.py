@@ -69,7 +69,8 @@ class BatchNorm(Function):
             centred = None
         inv = (1.0 / np.sqrt(var + a.dtype.type(eps))).astype(a.dtype, copy=False)
         ctx.save_for_backward(x, weight)
-        ctx.training, ctx.eps, ctx.count, ctx.mean, ctx.inv, ctx.has_bias = training, eps, count, mean, inv, b is not None
+        ctx.training, ctx.eps, ctx.count, ctx.has_bias = training, eps, count, b is not None
+        ctx.mean, ctx.inv = mean, inv
         if not training and not ctx.needs_input_grad[1]:     # eval, x̂ not needed for ∂γ: fold, as torch
             scale = inv * w if w is not None else inv                      # does: y = x·(γ/σ) + (β − μ·γ/σ)
             y = a * scale.reshape(shape)
