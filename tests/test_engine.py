@@ -616,8 +616,6 @@ def test_the_library_has_functions_to_check():
     assert {"Add", "Mul", "Tanh", "Conv2d", "Binarize"} <= names
 
 
-@pytest.mark.xfail(strict=False, reason="conv/norm/losses/compress Functions are being rewritten on Tensors "
-                                        "(issue 12), their formula docstrings with them")
 @pytest.mark.parametrize("function", _LIBRARY_FUNCTIONS, ids=lambda c: f"{c.__module__[13:]}.{c.__qualname__}")
 def test_every_library_backward_carries_its_formula_docstring(function):
     """DESIGN §1 / issue 12: the derivative's formula sits on ``backward``, once."""
