@@ -98,6 +98,12 @@ class MNIST(Dataset):
         self.folder = str(found)
         images, labels = (_locate(found, n) for n in names)
         self.data, self.targets = _load_pair(images, labels)
+        bad = (self.targets < 0) | (self.targets >= len(self.classes))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise ValueError(f"{labels}: label {int(self.targets[i])} at index {i} is not one of the "
+                             f"{len(self.classes)} classes 0..{len(self.classes) - 1} ({int(bad.sum())} such "
+                             "labels); the file is damaged or from another dataset")
         if self.is_subset:
             print(f"tinycompress: the full {type(self).__name__} was not found (pass root= or set ${ENV_VAR}); "
                   f"using the bundled subset of {len(self):,} {'training' if self.train else 'test'} images "
