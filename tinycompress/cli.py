@@ -589,6 +589,22 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _check_compare(args) -> None:
+    """compare's flags, the data and the output folder, before its four trainings (not after them)."""
+    if args.epochs < 1:
+        raise CLIError(f"--epochs {args.epochs} is not valid: it must be a whole number >= 1")
+    if args.max_steps is not None and args.max_steps < 1:
+        raise CLIError(f"--max-steps {args.max_steps} is not valid: it must be a whole number >= 1")
+    if not 0.9 <= args.sparsity < 1.0:
+        raise CLIError(f"--sparsity {args.sparsity} is not valid: it must be in [0.9, 1)")
+    if not 0.0 < args.energy <= 1.0:
+        raise CLIError(f"--energy {args.energy} is not valid: it must be an energy fraction in (0, 1]")
+    if args.seed < 0:
+        raise CLIError(f"--seed {args.seed} is not valid: it must be a whole number >= 0")
+    _prepare_out(args.out, resume=True, overwrite=False)      # a folder, writable (its files are replaced)
+    args.data = _find_data(args.data)
+
+
 def _user_errors() -> tuple:
     """Exceptions that mean the user's input, files or run are wrong (one line), not a bug (a traceback)."""
     import zipfile
@@ -611,6 +627,8 @@ def main(argv=None) -> int:
                 "compare": cmd_compare}
     debug = getattr(args, "debug", False) or os.environ.get("TINYCOMPRESS_DEBUG", "") not in ("", "0")
     try:
+        if args.command == "compare":
+            _check_compare(args)
         return commands[args.command](args)
     except KeyboardInterrupt:
         if debug:

@@ -417,7 +417,7 @@ def mnist_loaders(recipe, root=None, batch_size=None, test_batch_size=None, data
         train = MNIST(folder, train=True, transform=transform)
         test = MNIST(folder, train=False, transform=transform)
         train.is_subset = test.is_subset = is_subset
-        if is_subset and not quiet:
+        if is_subset and root is None and not quiet:          # fell back (a named bundled folder is no news)
             print(f"tinycompress: full MNIST not found (pass root= or set $TINYCOMPRESS_DATA); using the bundled "
                   f"subset: {len(train):,} training and {len(test):,} test images", file=sys.stderr)
     else:
