@@ -609,10 +609,11 @@ def _user_errors() -> tuple:
     """Exceptions that mean the user's input, files or run are wrong (one line), not a bug (a traceback)."""
     import zipfile
 
+    from .data.datasets import DatasetError
     from .data.idx import IDXError
     from .serialization import LoadError
     from .train import NonFiniteLossError
-    return (CLIError, LoadError, IDXError, NonFiniteLossError, OSError, zipfile.BadZipFile, EOFError)
+    return (CLIError, LoadError, IDXError, DatasetError, NonFiniteLossError, OSError, zipfile.BadZipFile, EOFError)
 
 
 def main(argv=None) -> int:
@@ -629,6 +630,11 @@ def main(argv=None) -> int:
     try:
         if args.command == "compare":
             _check_compare(args)
+        elif args.command == "report":                 # a missing or damaged input named, in one line
+            if args.packed:
+                _load_deployed(args.packed)
+            else:
+                _load_run_checkpoint(args.checkpoint)
         return commands[args.command](args)
     except KeyboardInterrupt:
         if debug:
