@@ -236,7 +236,8 @@ def _check_family(name: str, family: dict, epochs: int) -> None:
     for key, companion in needs.items():
         if key in given and companion not in given:
             raise CLIError(f"{_flag(key)} does nothing without {_flag(companion)}; add {_flag(companion)} or drop it")
-    layers = list(models.build(name).modules())
+    layers = list(models.build(name).modules()) if given & {"clip_weights", "svd_lambda_o", "svd_lambda_s",
+                                                            "svd_truncate"} else []
     if "clip_weights" in given:
         from .compress.binary import BINARIZED_LAYERS
         if not any(isinstance(m, BINARIZED_LAYERS) for m in layers):

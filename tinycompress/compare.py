@@ -134,7 +134,8 @@ def run_compare(epochs: int = 3, seed: int = 0, out_dir="runs/compare", data=Non
                 log=print) -> dict:
     """Train, deploy and measure each of ``methods``; write compare.json/.md/.png into ``out_dir``.
 
-    ``data``: the MNIST folder (None: ``$TINYCOMPRESS_DATA``, ``./data``, then the bundled subset).
+    ``data``: the MNIST folder (None: ``$TINYCOMPRESS_DATA``, ``./data``, then the bundled subset; a named folder
+    that lacks the files is an error, see :func:`~tinycompress.train.find_mnist`).
     ``max_steps``: at most this many batches per epoch (smoke runs). Returns the dict written to
     compare.json: ``{"schema", "config", "results": [one dict per method]}``.
     """
