@@ -254,6 +254,7 @@ def test_a_label_outside_the_classes_is_refused_up_front_naming_the_file(tmp_pat
 
 
 # ---------------------------------------------------------------- 9. NaN stops training, keeps the last finite
+@pytest.mark.filterwarnings("error::RuntimeWarning")          # one error line, no overflow warnings before it
 def test_a_diverging_run_stops_with_the_step_named_and_saves_nothing_non_finite(tmp_path, capsys):
     line = _error(capsys, SMALL + ["--lr", "1e30", "--epochs", "2", "--out", str(tmp_path / "r")])
     assert "nan" in line.lower() or "inf" in line.lower()

@@ -27,6 +27,8 @@ import os
 import sys
 import tempfile
 
+import numpy as np
+
 from . import models
 from .callbacks import Callback
 from .train import load_model_state
@@ -461,10 +463,11 @@ def cmd_train(args) -> int:
     model = models.build(config["model"])
     phases = _phases(config)
     try:
-        for phase in phases[phases.index(config["phase"]):]:
-            config["phase"] = phase
-            history = _run_phase(args, config, model, out, state, history, data, run)
-            run["epoch"], state = saved_epoch(), None
+        with np.errstate(over="ignore", invalid="ignore"):    # a diverging run is reported once, below
+            for phase in phases[phases.index(config["phase"]):]:
+                config["phase"] = phase
+                history = _run_phase(args, config, model, out, state, history, data, run)
+                run["epoch"], state = saved_epoch(), None
     except NonFiniteLossError as error:
         where = (f"{last} still holds epoch {saved_epoch()}, the last with finite weights (continue from it with "
                  "--resume)" if saved_epoch() is not None else "no checkpoint was written")

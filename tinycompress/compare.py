@@ -142,7 +142,7 @@ def run_compare(epochs: int = 3, seed: int = 0, out_dir="runs/compare", data=Non
     import tinycompress as tc
     from .compress.deploy import export, load_deployed
     from .compress.report import report
-    from .train import evaluate, mnist_loaders
+    from .train import evaluate, mnist_loaders, test_set_name
 
     if epochs < 1:
         raise ValueError(f"run_compare: epochs must be >= 1, got {epochs}")
@@ -173,7 +173,8 @@ def run_compare(epochs: int = 3, seed: int = 0, out_dir="runs/compare", data=Non
             "bits_per_weight": total["bits_per_weight"], "ratio_vs_float32": total["ratio"],
             "epochs": len(history), "train_seconds": round(sum(h["seconds"] for h in history), 2),
             "deployed_file": os.path.basename(path), "report": rep.to_dict()})
-        log(f"{method}: deployed accuracy {results[-1]['accuracy']:.4f}, {deployed.nbytes:,} bytes")
+        log(f"{method}: deployed accuracy {results[-1]['accuracy']:.4f} on {test_set_name(loaders[1])}, "
+            f"{deployed.nbytes:,} bytes")
     dense_bytes = next((r["bytes"] for r in results if r["method"] == "dense"), None)
     front = pareto_front([(r["bytes"], r["accuracy"]) for r in results])
     for r, on_front in zip(results, front):
