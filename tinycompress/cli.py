@@ -469,9 +469,10 @@ def cmd_train(args) -> int:
                 history = _run_phase(args, config, model, out, state, history, data, run)
                 run["epoch"], state = saved_epoch(), None
     except NonFiniteLossError as error:
-        where = (f"{last} still holds epoch {saved_epoch()}, the last with finite weights (continue from it with "
-                 "--resume)" if saved_epoch() is not None else "no checkpoint was written")
-        raise CLIError(f"{error}; {where}. Lower --lr, or check the data for NaN/inf") from None
+        where = (f"{last} still holds epoch {saved_epoch()}, the last with finite weights"
+                 if saved_epoch() is not None else "no checkpoint was written")
+        raise CLIError(f"{error}; {where}. Check the data for NaN/inf, or start again with a lower --lr "
+                       "(--overwrite, or another --out)") from None
     if plot and history:
         from .plots import plot_curves
         path = plot_curves(history, os.path.join(out, "curves.png"), title=config["model"])
