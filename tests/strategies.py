@@ -4,7 +4,8 @@ Every test draws its inputs from here; add a new section at the bottom for a new
 rather than writing strategies in a test file (DESIGN §5, MiniTorch style).
 
 Checking an op against torch takes one row: ``OpCase(name, variants, inputs)`` and
-``run_check(case, dtype)`` / ``run_gradcheck(case)`` (see tests/test_ops_elementwise.py); the
+``run_check(case, dtype)`` / ``run_gradcheck(case)`` / ``run_double_backward(case)`` /
+``run_gradgradcheck(case)`` (see tests/test_ops_elementwise.py); the
 ``inputs`` builders (``unary_inputs``, ``binary_inputs``, ...) take a ``small`` flag for
 finite-difference-sized shapes.
 """
@@ -279,6 +280,85 @@ def gradcheck_op(case: OpCase, data) -> None:
     assert tc.autograd.gradcheck(lambda *xs: fn(*xs, **kwargs), inputs)
 
 
+def _no_tiny_values(arrays):
+    """No non-zero input below 1e-6 in size: a second derivative there is rounding error (torch's
+    own prod gives 1/x − x/x², some 1e17 at x ≈ 1e-37, for a true 0)."""
+    return not any(np.any((a != 0) & (np.abs(a) < 1e-6)) for a in arrays)
+
+
+def _second_order(lib, fn, arrays, kwargs, seed):
+    """With ``lib`` (tinycompress or torch): gx = grad(f(x), x, u, create_graph=True) for a random
+    upstream u that requires grad, then grad(Σ gx·v, (x, u)) for a random v. Both as arrays (None
+    where ``lib`` gives None), or None when f has no differentiable output."""
+    xs = [lib.tensor(a, requires_grad=True) for a in arrays]
+    outs = [o for o in _flat(fn(*xs, **kwargs)) if o.is_floating_point() and o.requires_grad]
+    if not outs:
+        return None
+    us = [lib.tensor(upstream(seed + i, tuple(o.shape), np.float64), requires_grad=True)
+          for i, o in enumerate(outs)]
+    first = lib.autograd.grad(outs, xs, us, create_graph=True, allow_unused=True)
+    total = None
+    for k, g in enumerate(first):
+        if g is not None and g.requires_grad:
+            term = (g * lib.tensor(upstream(seed + 1000 + k, arrays[k].shape, np.float64))).sum()
+            total = term if total is None else total + term
+    second = ([None] * (len(xs) + len(us)) if total is None
+              else lib.autograd.grad(total, xs + us, allow_unused=True))
+    return [_as_array(g) for g in first], [_as_array(g) for g in second], [tuple(u.shape) for u in us]
+
+
+def _as_array(g):
+    """A gradient of either library as an ndarray (torch's zero tensors included), None kept."""
+    if g is None:
+        return None
+    return g.array if hasattr(g, "array") else g.detach().numpy(force=True)
+
+
+def double_backward_op(case: OpCase, data) -> None:
+    """Second derivatives against torch's, on one drawn example in float64 (every variant).
+
+    gx = grad(f(x), x, u, create_graph=True) must equal torch's, and so must grad(Σ gx·v) with
+    respect to every input x and every upstream u (the latter is the Jacobian-vector product J·v).
+    A None from either library counts as zeros: torch itself answers None, not zeros, for some zero
+    second derivatives (clamp, amax, shape ops), and so may we where a derivative is a constant mask.
+    """
+    import torch
+    import tinycompress as tc
+
+    arrays, kwargs = data.draw(case.inputs(False), label="inputs")
+    arrays = [np.asarray(a, dtype=np.float64) for a in arrays]
+    assume(_no_tiny_values(arrays))
+    seed = data.draw(seeds(), label="seed")
+    for label, tc_fn, torch_fn in case.variants:
+        where = f"{case.name} [{label}, double backward]"
+        ref = _second_order(torch, torch_fn, arrays, kwargs, seed)
+        ours = _second_order(tc, tc_fn, arrays, kwargs, seed)
+        assert (ref is None) == (ours is None), f"{where}: differentiable outputs differ from torch's"
+        if ref is None:
+            continue
+        shapes_ = [a.shape for a in arrays] + ref[2]
+        for stage, (mine, theirs) in enumerate(zip(ours[:2], ref[:2])):
+            for k, (m, r) in enumerate(zip(mine, theirs)):
+                m = np.zeros(shapes_[k]) if m is None else m
+                r = np.zeros(shapes_[k]) if r is None else r
+                what = (f"first derivative wrt input {k}" if stage == 0 else
+                        f"second derivative wrt input {k}" if k < len(arrays) else
+                        f"second derivative wrt upstream {k - len(arrays)}")
+                assert m.shape == r.shape, f"{where}: {what} has shape {m.shape}, torch {r.shape}"
+                np.testing.assert_allclose(m, r, rtol=1e-7, atol=1e-9, err_msg=f"{where}: {what}")
+
+
+def gradgradcheck_op(case: OpCase, data) -> None:
+    """``tc.autograd.gradgradcheck`` (finite differences of the first derivative, float64) on tiny shapes."""
+    import tinycompress as tc
+
+    arrays, kwargs = data.draw(case.inputs(True), label="inputs")
+    assume(sum(a.size for a in arrays) > 0 and _no_tiny_values(arrays))
+    inputs = [tc.tensor(np.asarray(a, np.float64), requires_grad=True) for a in arrays]
+    fn = case.variants[0][1]
+    assert tc.autograd.gradgradcheck(lambda *xs: fn(*xs, **kwargs), inputs)
+
+
 def run_check(case: OpCase, dtype) -> None:
     """Run :func:`check_op` under hypothesis with the row's own example budget."""
     from hypothesis import given, settings
@@ -300,6 +380,24 @@ def run_gradcheck(case: OpCase, max_examples=6) -> None:
     settings(max_examples=max_examples)(given(data=st.data())(body))()
 
 
+def run_double_backward(case: OpCase, max_examples=5) -> None:
+    """Run :func:`double_backward_op` under hypothesis (a small budget: it runs both libraries twice)."""
+    from hypothesis import given, settings
+
+    def body(data):
+        double_backward_op(case, data)
+    settings(max_examples=max_examples)(given(data=st.data())(body))()
+
+
+def run_gradgradcheck(case: OpCase, max_examples=3) -> None:
+    """Run :func:`gradgradcheck_op` under hypothesis (few examples: each perturbs every element twice)."""
+    from hypothesis import given, settings
+
+    def body(data):
+        gradgradcheck_op(case, data)
+    settings(max_examples=max_examples)(given(data=st.data())(body))()
+
+
 # ----------------------------------------------------------------------------- op inputs
 def _sides(small):
     return (SMALL_DIMS, SMALL_SIDE) if small else (MAX_DIMS, MAX_SIDE)
@@ -310,10 +408,11 @@ def _no_kwargs(shape):
 
 
 def unary_inputs(low=-3.0, high=3.0, avoid=(), kwargs=_no_kwargs, min_dims=0, min_side=1,
-                 distinct=False, max_dims=None):
+                 distinct=False, max_dims=None, values=None):
     """``inputs`` for a one-tensor op: one array of a drawn shape; ``kwargs(shape)`` draws options.
 
     ``avoid`` may be a callable of the drawn kwargs (points to keep away from, e.g. clamp bounds).
+    ``values(shape)``, when given, is the strategy of the array itself (e.g. :func:`distinct_magnitudes`).
     """
     def build(small):
         most_dims, max_side = _sides(small)
@@ -324,7 +423,10 @@ def unary_inputs(low=-3.0, high=3.0, avoid=(), kwargs=_no_kwargs, min_dims=0, mi
             shape = draw(shapes(min(min_dims, most_dims), most_dims, min_side, max(max_side, min_side)))
             kw = draw(kwargs(shape))
             points = avoid(kw) if callable(avoid) else avoid
-            x = draw(distinct_arrays(shape)) if distinct else draw(arrays(shape, low, high, points))
+            if values is not None:
+                x = draw(values(shape))
+            else:
+                x = draw(distinct_arrays(shape)) if distinct else draw(arrays(shape, low, high, points))
             return [x], kw
         return draw_inputs()
     return build

@@ -454,3 +454,171 @@ def test_zero_dim_float64_parameter_keeps_float32_graph_and_gets_float64_grad():
     assert y.dtype == np.float32
     y.backward()
     assert w.grad.dtype == np.float64 and w.grad.item() == 3.0
+
+
+# ----------------------------------------------------------------------------- the ctx API, twin
+def ctx_functions(L):
+    """Functions exercising the context, written once for both libraries."""
+
+    class TwoOutputs(L.autograd.Function):
+        """x -> (2x, x²); records what backward receives."""
+        seen = []
+
+        @staticmethod
+        def forward(ctx, x, materialize):
+            ctx.set_materialize_grads(materialize)
+            ctx.save_for_backward(x)
+            return x * 2, x * x
+
+        @staticmethod
+        def backward(ctx, g1, g2):
+            (x,) = ctx.saved_tensors
+            TwoOutputs.seen.append((g1 is None, g2 is None, ctx.needs_input_grad))
+            out = None
+            if g1 is not None:
+                out = g1 * 2
+            if g2 is not None:
+                out = g2 * 2 * x if out is None else out + g2 * 2 * x
+            return out, None
+
+    class ScaleInPlace(L.autograd.Function):
+        """x *= 3 in place, declared with mark_dirty."""
+
+        @staticmethod
+        def forward(ctx, x):
+            x.mul_(3)
+            ctx.mark_dirty(x)
+            return x
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 3
+
+    class SquareOnce(L.autograd.Function):
+        """x² whose backward is once_differentiable."""
+
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x)
+            return x * x
+
+        @staticmethod
+        @L.autograd.function.once_differentiable
+        def backward(ctx, g):
+            (x,) = ctx.saved_tensors
+            return g * 2 * x
+
+    return TwoOutputs, ScaleInPlace, SquareOnce
+
+
+@pytest.mark.parametrize("materialize", [True, False])
+def test_set_materialize_grads_and_needs_input_grad_as_torch(materialize):
+    runs = []
+    for L in (tc, torch):
+        two_outputs, _, _ = ctx_functions(L)
+        two_outputs.seen.clear()
+        x = L.tensor([0.5, -2.0], dtype=L.float64, requires_grad=True)
+        first, _ = two_outputs.apply(x, materialize)          # only the first output is used
+        (first * 1.5).backward(L.ones(2, dtype=L.float64))
+        runs.append((list(two_outputs.seen), x.grad.numpy()))
+    (seen_tc, grad_tc), (seen_t, grad_t) = runs
+    assert seen_tc == seen_t == [(False, not materialize, (True, False))]
+    np.testing.assert_array_equal(grad_tc, grad_t)
+
+
+def test_mark_dirty_returns_the_input_with_a_new_grad_fn_as_torch():
+    runs = []
+    for L in (tc, torch):
+        _, scale_in_place, _ = ctx_functions(L)
+        x = L.tensor([0.5, -2.0], dtype=L.float64, requires_grad=True)
+        y = x * 1.0
+        version = y._version
+        z = scale_in_place.apply(y)
+        assert z is y and y._version > version and type(y.grad_fn).__name__ != "MulBackward0"
+        assert y.grad_fn.name() == "ScaleInPlaceBackward"
+        (z * z).backward(L.ones(2, dtype=L.float64))
+        runs.append((z.detach().numpy(), x.grad.numpy()))
+        with pytest.raises(RuntimeError, match="a leaf Variable that requires grad"):
+            scale_in_place.apply(x)
+    for ours, theirs in zip(*runs):
+        np.testing.assert_array_equal(ours, theirs)
+
+
+def test_once_differentiable_is_first_order_right_and_a_clear_error_naming_the_function_twice():
+    grads = []
+    for L in (tc, torch):
+        _, _, square_once = ctx_functions(L)
+        x = L.tensor([0.5, -2.0], dtype=L.float64, requires_grad=True)
+        u = L.tensor([1.0, 3.0], dtype=L.float64, requires_grad=True)   # so torch's guard applies too
+        (g,) = L.autograd.grad(square_once.apply(x), x, grad_outputs=u, create_graph=True)
+        grads.append(g.detach().numpy())
+        with pytest.raises(RuntimeError) as info:
+            g.backward(L.ones(2, dtype=L.float64))
+        assert "trying to differentiate twice a function that was marked with @once_differentiable" in str(info.value)
+        if L is tc:
+            assert "SquareOnceBackward" in str(info.value)
+    np.testing.assert_array_equal(*grads)
+    x = tc.tensor([0.5, -2.0], dtype=tc.float64, requires_grad=True)   # our default seed needs no grad: still named
+    (g,) = tc.autograd.grad(ctx_functions(tc)[2].apply(x), x, grad_outputs=tc.ones(2, dtype=tc.float64),
+                            create_graph=True)
+    with pytest.raises(RuntimeError, match="once_differentiable: SquareOnceBackward"):
+        tc.autograd.grad(g, x, grad_outputs=tc.ones(2, dtype=tc.float64))
+
+
+def test_saved_tensors_after_the_graph_is_freed_raise_torch_s_error():
+    messages = []
+    for L in (tc, torch):
+        _, _, square_once = ctx_functions(L)
+        x = L.tensor([0.5], dtype=L.float64, requires_grad=True)
+        y = square_once.apply(x)
+        y.backward(L.ones(1, dtype=L.float64))
+        with pytest.raises(RuntimeError) as info:
+            y.grad_fn.saved_tensors
+        messages.append(str(info.value))
+    assert messages[0] == messages[1]
+
+
+def test_save_for_backward_takes_tensors_only():
+    class SavesAnArray(Function):
+        @staticmethod
+        def forward(ctx, x):
+            ctx.save_for_backward(x.array)
+            return x * 2
+
+        @staticmethod
+        def backward(ctx, g):
+            return g * 2
+
+    with pytest.raises(TypeError, match="save_for_backward can only save tensors"):
+        SavesAnArray.apply(tc.ones(2, requires_grad=True))
+
+
+# ----------------------------------------------------------------------------- every library Function
+def _library_functions():
+    import importlib
+    import pkgutil
+    for module in pkgutil.walk_packages(tc.__path__, "tinycompress."):
+        importlib.import_module(module.name)
+    found, stack = [], [Function]
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            stack.append(sub)
+            if sub.__module__.startswith("tinycompress.") and "backward" in sub.__dict__:
+                found.append(sub)
+    return sorted(set(found), key=lambda c: (c.__module__, c.__qualname__))
+
+
+_LIBRARY_FUNCTIONS = _library_functions()
+
+
+def test_the_library_has_functions_to_check():
+    names = {c.__qualname__ for c in _LIBRARY_FUNCTIONS}
+    assert {"Add", "Mul", "Tanh", "Conv2d", "Binarize"} <= names
+
+
+@pytest.mark.parametrize("function", _LIBRARY_FUNCTIONS, ids=lambda c: f"{c.__module__[13:]}.{c.__qualname__}")
+def test_every_library_backward_carries_its_formula_docstring(function):
+    """DESIGN §1 / issue 12: the derivative's formula sits on ``backward``, once."""
+    backward = function.__dict__["backward"]
+    backward = getattr(backward, "__func__", backward)
+    assert (backward.__doc__ or "").strip(), f"{function.__module__}.{function.__qualname__}.backward has no docstring"

@@ -3,13 +3,18 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import tinycompress as tc
 from tinycompress.ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d
-from tests.strategies import seeds
+from tests.strategies import OpCase, double_backward_op, seeds
 
 TOL = {np.float32: dict(rtol=1e-4, atol=1e-4), np.float64: dict(rtol=1e-9, atol=1e-9)}
+
+
+def check_double_backward(data, name, fn, tfn, arrays):
+    """grad(grad(f)·u, create_graph)·v w.r.t. every input and u against torch's chain, in float64."""
+    double_backward_op(OpCase(name, [(name, fn, tfn)], lambda small: st.just((list(arrays), {}))), data)
 
 
 def compare(fn, tfn, arrays, rng, dtype):
@@ -140,3 +145,62 @@ def test_pools_unbatched_and_errors():
         max_pool2d(tc.tensor(x), 2, padding=2)
     with pytest.raises(RuntimeError, match="expected 3D or 4D input"):
         avg_pool2d(tc.zeros((5, 5)), 2)
+
+
+# ----------------------------------------------------------------------------- second order
+@settings(max_examples=8)
+@given(case=conv_cases(), seed=seeds(), data=st.data())
+def test_conv2d_double_backward_matches_torch(case, seed, data):
+    """conv2d's backward is itself made of Functions (the transposed convolution and the weight gradient,
+    each the other's derivative), so its double backward is torch's for every stride/padding/dilation/groups."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((case["n"], case["cin"], case["h"], case["w"]))
+    wt = rng.standard_normal((case["cout"], case["cin"] // case["groups"]) + case["k"])
+    arrays = [x, wt] + ([rng.standard_normal(case["cout"])] if case["bias"] else [])
+    opts = dict(stride=case["stride"], padding=case["padding"], dilation=case["dilation"], groups=case["groups"])
+    check_double_backward(data, "conv2d", lambda *a: conv2d(*a, **opts), lambda *a: F.conv2d(*a, **opts), arrays)
+
+
+@settings(max_examples=8)
+@given(case=pool_cases(), dil=st.integers(1, 2), include=st.booleans(), seed=seeds(), data=st.data())
+def test_pools_double_backward_match_torch(case, dil, include, seed, data):
+    rng = np.random.default_rng(seed)
+    if dil * (case["k"] - 1) + 1 > min(case["h"], case["w"]) + 2 * case["p"]:
+        dil = 1
+    shape = (2, 2, case["h"], case["w"])
+    x = rng.permutation(int(np.prod(shape))).reshape(shape) * 0.1                      # distinct: no ties
+    window = dict(kernel_size=case["k"], stride=case["s"], padding=case["p"], ceil_mode=case["ceil"])
+    check_double_backward(data, "max_pool2d", lambda a: max_pool2d(a, dilation=dil, **window),
+                          lambda a: F.max_pool2d(a, dilation=dil, **window), [x])
+    check_double_backward(data, "avg_pool2d", lambda a: avg_pool2d(a, count_include_pad=include, **window),
+                          lambda a: F.avg_pool2d(a, count_include_pad=include, **window), [x])
+    out = (max(1, case["h"] // 2), case["w"])
+    check_double_backward(data, "adaptive_avg_pool2d", lambda a: adaptive_avg_pool2d(a, out),
+                          lambda a: F.adaptive_avg_pool2d(a, out), [x])
+
+
+@pytest.mark.parametrize("pool", [lambda x: max_pool2d(x, 3, 2, 1), lambda x: avg_pool2d(x, 3, 2, 1),
+                                  lambda x: adaptive_avg_pool2d(x, (2, 3))], ids=["max", "avg", "adaptive"])
+def test_pool_second_derivative_wrt_input_is_zeros(pool):
+    """A pool is piecewise linear in x: d/dx of its gradient is zeros (a tensor, as torch's), not unused."""
+    x = tc.tensor(np.random.default_rng(0).permutation(2 * 2 * 5 * 6).reshape(2, 2, 5, 6) * 0.1, requires_grad=True)
+    y = pool(x)
+    u = tc.tensor(np.ones(y.shape), requires_grad=True)
+    (gx,) = tc.autograd.grad(y, x, u, create_graph=True)
+    (gxx,) = tc.autograd.grad((gx * gx).sum(), x, retain_graph=True)   # no allow_unused: x is in gx's graph
+    np.testing.assert_array_equal(gxx.array, np.zeros(x.shape))
+    (gu,) = tc.autograd.grad((gx * gx).sum(), u)            # ... and the gradient's derivative w.r.t. u is not
+    assert np.abs(gu.array).sum() > 0
+
+
+def test_conv_and_pools_gradgradcheck():
+    rng = np.random.default_rng(0)
+    x = tc.tensor(rng.standard_normal((2, 4, 5, 4)), requires_grad=True)
+    w = tc.tensor(rng.standard_normal((2, 2, 3, 2)), requires_grad=True)
+    b = tc.tensor(rng.standard_normal(2), requires_grad=True)
+    assert tc.autograd.gradgradcheck(lambda x, w, b: conv2d(x, w, b, stride=(2, 1), padding=1, dilation=(1, 2),
+                                                            groups=2), (x, w, b))
+    p = tc.tensor(rng.permutation(2 * 5 * 4).reshape(1, 2, 5, 4) * 0.1, requires_grad=True)
+    assert tc.autograd.gradgradcheck(lambda a: max_pool2d(a, 2, 1, 1, ceil_mode=True), (p,))
+    assert tc.autograd.gradgradcheck(lambda a: avg_pool2d(a, 3, 2, 1, ceil_mode=True, count_include_pad=False), (p,))
+    assert tc.autograd.gradgradcheck(lambda a: adaptive_avg_pool2d(a, (3, 2)), (p,))

@@ -7,8 +7,8 @@ import torch
 from hypothesis import strategies as st
 
 import tinycompress as tc
-from strategies import (OpCase, binary_inputs, fn_variants, matmul_shapes, run_check, run_gradcheck,
-                        same, _sides)
+from strategies import (OpCase, binary_inputs, fn_variants, matmul_shapes, run_check, run_double_backward,
+                        run_gradcheck, run_gradgradcheck, same, _sides)
 
 
 def _shapes(fixed_ndim=None, same_batch=False):
@@ -53,6 +53,16 @@ def test_op_matches_torch(case, dtype):
 @pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
 def test_gradcheck(case):
     run_gradcheck(case)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.differentiable], ids=repr)
+def test_double_backward_matches_torch(case):
+    run_double_backward(case)
+
+
+@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
+def test_gradgradcheck(case):
+    run_gradgradcheck(case)
 
 
 def test_matmul_errors_name_both_shapes():

@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 import torch
 from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
 
 import tinycompress as tc
-from strategies import (OpCase, dims, dim_tuples, fn_variants, reduce_kwargs, run_check, run_gradcheck,
-                        same, unary_inputs)
+from strategies import (OpCase, dims, dim_tuples, distinct_magnitudes, fn_variants, reduce_kwargs, run_check,
+                        run_double_backward, run_gradcheck, run_gradgradcheck, same, unary_inputs)
 
 
 def _dim_or_tuple(ndim):
@@ -24,6 +25,10 @@ def _fro_dims(ndim):
 
 def _int_dim(ndim):
     return dims(ndim)
+
+
+def _with_zeros(shape):
+    return hnp.arrays(np.float64, shape, elements=st.sampled_from([0.0, 0.5, -1.5, 2.0, 1.25]))
 
 
 def _extreme_dim(name):
@@ -52,6 +57,9 @@ CASES = [
     OpCase("prod()", fn_variants("prod"), unary_inputs(0.5, 1.5), rtol32=1e-3),
     OpCase("prod(dim)", fn_variants("prod"), unary_inputs(-2.0, 2.0, kwargs=reduce_kwargs(dim=_int_dim)),
            rtol32=1e-3),
+    # exact zeros: Π_{j≠i} x_j without dividing by x_i (and, under create_graph, differentiably)
+    OpCase("prod with zeros", fn_variants("prod"), unary_inputs(values=_with_zeros, kwargs=lambda shape: st.one_of(
+        st.just({}), reduce_kwargs(dim=_int_dim)(shape))), rtol32=1e-3),
     OpCase("max()", fn_variants("max"), unary_inputs(distinct=True)),
     OpCase("min()", fn_variants("min"), unary_inputs(distinct=True)),
     _extreme_dim("max"),
@@ -64,6 +72,9 @@ CASES = [
     OpCase("norm fro", fn_variants("norm"), unary_inputs(avoid=(0,), kwargs=reduce_kwargs(
         dim=_fro_dims, p=st.just("fro")))),
     OpCase("norm()", fn_variants("norm"), unary_inputs(avoid=(0,))),
+    OpCase("norm p=3", fn_variants("norm"), unary_inputs(avoid=(0,), kwargs=reduce_kwargs(p=st.just(3)))),
+    OpCase("norm p=inf", fn_variants("norm"), unary_inputs(values=distinct_magnitudes, kwargs=reduce_kwargs(
+        p=st.just(float("inf"))))),
     OpCase("argmax(dim)", fn_variants("argmax"), unary_inputs(distinct=True, kwargs=reduce_kwargs(dim=_int_dim)),
            differentiable=False),
     OpCase("argmin(dim)", fn_variants("argmin"), unary_inputs(distinct=True, kwargs=reduce_kwargs(dim=_int_dim)),
@@ -92,6 +103,16 @@ def test_op_matches_torch(case, dtype):
 @pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
 def test_gradcheck(case):
     run_gradcheck(case)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.differentiable], ids=repr)
+def test_double_backward_matches_torch(case):
+    run_double_backward(case)
+
+
+@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
+def test_gradgradcheck(case):
+    run_gradgradcheck(case)
 
 
 @pytest.mark.parametrize("reduce", [

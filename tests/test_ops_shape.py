@@ -11,7 +11,8 @@ from hypothesis.extra import numpy as hnp
 
 import tinycompress as tc
 from strategies import (OpCase, arrays, cat_inputs_arrays, dims, dim_tuples, expand_target, fn_variants, index_to,
-                        indices, run_check, run_gradcheck, same, same_size_shape, shapes, unary_inputs)
+                        indices, run_check, run_double_backward, run_gradcheck, run_gradgradcheck, same, same_size_shape,
+                        shapes, unary_inputs)
 
 
 def _kw(**strategies):
@@ -193,6 +194,16 @@ def test_op_matches_torch(case, dtype):
 @pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
 def test_gradcheck(case):
     run_gradcheck(case)
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if c.differentiable], ids=repr)
+def test_double_backward_matches_torch(case):
+    run_double_backward(case)
+
+
+@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
+def test_gradgradcheck(case):
+    run_gradgradcheck(case)
 
 
 def test_repeated_indices_accumulate():

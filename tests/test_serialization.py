@@ -19,8 +19,8 @@ trees = st.recursive(leaves, lambda children: st.one_of(
 
 
 def _same(a, b):
-    if isinstance(a, np.ndarray):
-        return isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b)
+    if isinstance(a, np.ndarray):          # bit for bit: NaN (any payload) and -0.0 must come back as written
+        return isinstance(b, np.ndarray) and a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes()
     if isinstance(a, dict):
         return isinstance(b, dict) and list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
     if isinstance(a, list):
@@ -33,6 +33,17 @@ def test_round_trip_keeps_values_types_and_key_types(tmp_path_factory, tree):
     path = tmp_path_factory.mktemp("save") / "obj.npz"
     tc.save(tree, path)
     assert _same(tree, tc.load(path))
+
+
+def test_nan_arrays_round_trip():
+    """The example hypothesis once drew and a plain np.array_equal then failed on: NaN is kept, bit for bit."""
+    a = np.array([np.nan, -0.0, np.inf], dtype=np.float32)
+    assert _same(a, a.copy()) and not _same(a, np.array([np.nan, 0.0, np.inf], dtype=np.float32))
+
+
+def test_nan_scalar_array_round_trips(tmp_path):
+    tc.save({"x": np.array(np.nan, dtype=np.float32)}, tmp_path / "n.npz")
+    assert _same({"x": np.array(np.nan, dtype=np.float32)}, tc.load(tmp_path / "n.npz"))
 
 
 def test_tensors_come_back_as_tensors(tmp_path):
@@ -83,3 +94,43 @@ def test_truncated_file_gives_a_clear_error(tmp_path):
 def test_missing_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="no file"):
         tc.load(tmp_path / "nope.npz")
+
+
+def test_written_files_have_ordinary_permissions(tmp_path):
+    """0666 minus the umask, as open() gives, not mkstemp's private 0600."""
+    mask = os.umask(0o022)
+    try:
+        tc.save({"v": np.arange(3)}, tmp_path / "p.npz")
+    finally:
+        os.umask(mask)
+    assert os.stat(tmp_path / "p.npz").st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "single .npy array"),                                  # np.save output
+    (b"hello, this is text\n", "not an .npz archive"),
+    (bytes(range(256)) * 4, "not an .npz archive"),
+    (b"", "empty file"),
+    ("zip", "not .npy arrays"),
+])
+def test_files_that_are_not_npz_get_a_clear_error_naming_the_path(tmp_path, content, message):
+    path = tmp_path / "odd.npz"
+    if content is None:
+        with open(path, "wb") as f:
+            np.save(f, np.arange(3))
+    elif content == "zip":
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("readme.txt", "not an array")
+    else:
+        path.write_bytes(content)
+    with pytest.raises(ValueError, match=message) as info:
+        tc.load(path)
+    assert str(path) in str(info.value) and "allow_pickle" not in str(info.value)
+
+
+def test_stale_temporaries_are_removed_and_nothing_else(tmp_path):
+    from tinycompress.serialization import remove_stale_temporaries
+    tc.save({"v": np.arange(3)}, tmp_path / "last.npz")
+    (tmp_path / ".tmp-abc123.npz").write_bytes(b"PK half")
+    assert remove_stale_temporaries(tmp_path) == [".tmp-abc123.npz"]
+    assert sorted(os.listdir(tmp_path)) == ["last.npz"]

@@ -11,19 +11,42 @@
 Every default comes from the model's recipe (``tinycompress.models.recipe(name)``); flags
 override it. Runs write ``OUT/metrics.jsonl`` (one JSON object per epoch), ``OUT/last.npz``
 (the whole training state) and, with ``--plot``, ``OUT/curves.png``.
+
+A user's mistake (a bad flag value, a missing or damaged file, a diverging run) is one line,
+``tinycompress: error: ...``, and exit status 2; Ctrl-C says where the last checkpoint is and exits
+130. Every check that can be made before training is made before training. ``--debug`` (or
+``$TINYCOMPRESS_DEBUG=1``) shows the Python traceback instead.
 """
 from __future__ import annotations
 
 import argparse
 import dataclasses
 import json
+import math
 import os
 import sys
+import tempfile
+
+import numpy as np
 
 from . import models
+from .callbacks import Callback
 from .train import load_model_state
 
 DEFAULT_MODEL = "bnn_mlp"          # seed 000's binarized MLP
+RUN_FILES = ("metrics.jsonl", "last.npz", "curves.png")     # what a run writes into its folder
+
+
+class CLIError(Exception):
+    """A mistake the user can fix: printed as one line ``tinycompress: error: <message>``, exit status 2."""
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+        return version("tinycompress")
+    except Exception:                                    # not installed (run from a source tree)
+        return "unknown"
 
 
 def _scheduler_spec(text: str) -> dict | None:
@@ -54,54 +77,67 @@ def _scheduler_spec(text: str) -> dict | None:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tinycompress", description="Train, evaluate and compress networks "
                                      "with a NumPy autograd engine.")
+    parser.add_argument("--version", action="version", version=f"tinycompress {_version()}")
+    parser.add_argument("--debug", action="store_true", help="show Python tracebacks instead of one-line errors")
     sub = parser.add_subparsers(dest="command")
+    debug = argparse.ArgumentParser(add_help=False)       # --debug after the command too
+    debug.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+    data_help = ("folder holding the four MNIST files (default: $TINYCOMPRESS_DATA; with neither, ./data, "
+                 "then the 2,000-test-image subset bundled with the package, saying so)")
 
-    train = sub.add_parser("train", help="train a registered model on MNIST")
+    train = sub.add_parser("train", help="train a registered model on MNIST", parents=[debug],
+                           epilog=_recipe_table(), formatter_class=argparse.RawDescriptionHelpFormatter)
     train.add_argument("--model", default=None, help=f"one of: {', '.join(models.names())} (default: "
                        f"{DEFAULT_MODEL})")
-    train.add_argument("--epochs", type=int, default=None)
-    train.add_argument("--batch-size", type=int, default=None)
-    train.add_argument("--test-batch-size", type=int, default=None)
-    train.add_argument("--lr", type=float, default=None)
-    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "adamax", "rmsprop"], default=None)
-    train.add_argument("--momentum", type=float, default=None)
-    train.add_argument("--weight-decay", type=float, default=None)
+    train.add_argument("--epochs", type=int, default=None, help="default: the recipe's (below)")
+    train.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (below)")
+    train.add_argument("--test-batch-size", type=int, default=None, help="default: the recipe's (below)")
+    train.add_argument("--lr", type=float, default=None, help="default: the recipe's (below)")
+    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "adamax", "rmsprop"], default=None,
+                       help="default: the recipe's (below)")
+    train.add_argument("--momentum", type=float, default=None, help="default: the recipe's (below), else 0")
+    train.add_argument("--weight-decay", type=float, default=None, help="default: the recipe's (below), else 0")
     train.add_argument("--scheduler", type=_scheduler_spec, default="recipe",
                        help="none | step:STEP[:GAMMA] | multistep:M1,M2[:GAMMA] | exponential:GAMMA | "
                             "cosine:T_MAX[:ETA_MIN] (default: the recipe's)")
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--data", default=None, help="folder holding the MNIST files (default: "
-                       "$TINYCOMPRESS_DATA, then ./data, then the bundled subset)")
-    train.add_argument("--out", default=None, help="run folder (default: runs/MODEL)")
-    train.add_argument("--resume", action="store_true", help="continue from OUT/last.npz")
+    train.add_argument("--seed", type=int, default=None, help="default: 0")
+    train.add_argument("--data", default=None, help=data_help)
+    train.add_argument("--out", default=None, help="run folder (default: runs/MODEL); it must be new or empty "
+                       "unless --resume or --overwrite")
+    train.add_argument("--resume", action="store_true", help="continue the run in OUT from OUT/last.npz")
+    train.add_argument("--overwrite", action="store_true", help="start over in OUT, deleting the run there "
+                       "(metrics.jsonl, last.npz, curves.png)")
     train.add_argument("--plot", action="store_true", help="write OUT/curves.png (needs matplotlib)")
-    train.add_argument("--no-progress", action="store_true", help="no progress bar")
+    train.add_argument("--no-progress", action="store_true", help="no progress bar (nor progress lines)")
     train.add_argument("--max-steps", type=int, default=None, help="at most this many steps per epoch "
-                       "(smoke runs)")
+                       "(smoke runs; default: every batch)")
     _family_train_arguments(train)
 
-    ev = sub.add_parser("eval", help="evaluate a checkpoint (or a deployed file) on the MNIST test set")
+    ev = sub.add_parser("eval", help="evaluate a checkpoint (or a deployed file) on the MNIST test set",
+                        parents=[debug])
     src = ev.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint")
     src.add_argument("--packed", help="a deployed .npz written by `tinycompress export`")
-    ev.add_argument("--data", default=None)
-    ev.add_argument("--batch-size", type=int, default=1000)
+    ev.add_argument("--data", default=None, help=data_help)
+    ev.add_argument("--batch-size", type=int, default=1000, help="default: 1000")
 
-    ex = sub.add_parser("export", help="turn a trained checkpoint into its deployed (compressed) form")
+    ex = sub.add_parser("export", help="turn a trained checkpoint into its deployed (compressed) form",
+                        parents=[debug])
     ex.add_argument("--checkpoint", required=True)
-    ex.add_argument("--out", required=True)
+    ex.add_argument("--out", required=True, help="the deployed file to write (never the checkpoint itself)")
     ex.add_argument("--format", choices=["auto", "dense", "sparse", "factorized", "packed"], default="auto",
-                    help="auto: the model family's format (packed bits, CSR, thin factors, dense float)")
+                    help="default auto: the model family's format (dense float, CSR, thin factors, packed bits)")
+    ex.add_argument("--force", action="store_true", help="replace --out if it exists")
 
-    _report_arguments(sub.add_parser("report", help="per-layer parameters, bytes and MACs of a checkpoint or a "
-                                     "deployed file"))
+    _report_arguments(sub.add_parser("report", help="per-layer parameters, bytes and MACs of a checkpoint (its "
+                                     "export measured) or a deployed file", parents=[debug]))
     compare_arguments(sub.add_parser("compare", help="train one MLP dense, binarized, pruned and low-rank on "
-                                         "MNIST; deploy each; table and plot"))
+                                      "MNIST; deploy each; table and plot", parents=[debug]))
     return parser
 
 
 def _report_arguments(parser) -> None:
-    """The ``tinycompress report`` flags: ``--checkpoint FILE | --packed FILE``, ``--json``, ``--input-shape``."""
+    """``tinycompress report``: ``--checkpoint FILE | --packed FILE``, ``--json``, ``--input-shape``."""
     src = parser.add_mutually_exclusive_group(required=True)
     src.add_argument("--checkpoint", help="a training checkpoint (OUT/last.npz); its export(model) is measured")
     src.add_argument("--packed", help="a deployed .npz written by `tinycompress export`")
@@ -109,55 +145,33 @@ def _report_arguments(parser) -> None:
     parser.add_argument("--input-shape", default=None, help="e.g. 1,784 or 1,1,28,28 (default: from the recipe)")
 
 
-#: the per-sample input shape (batch 1) of each recipe ``input`` layout
-INPUT_SHAPES = {"flat": (1, 784), "image": (1, 1, 28, 28), "image32x3": (1, 3, 32, 32)}
+def compare_arguments(parser) -> None:
+    """``tinycompress compare`` (and ``examples/compare.py``)."""
+    from .compare import METHODS
+    parser.add_argument("--epochs", type=int, default=3, help="epochs per method, the same budget for all (default 3)")
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--out", default=os.path.join("runs", "compare"), help="folder for compare.json/.md/.png "
+                        "and the deployed models (default runs/compare)")
+    parser.add_argument("--data", default=None, help="folder holding MNIST (default: $TINYCOMPRESS_DATA, ./data, "
+                        "then the bundled subset)")
+    parser.add_argument("--max-steps", type=int, default=None, help="at most this many batches per epoch (smoke runs)")
+    parser.add_argument("--sparsity", type=float, default=0.9, help="pruned method: fraction of weights removed")
+    parser.add_argument("--energy", type=float, default=0.9, help="low-rank method: singular-value energy kept")
+    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
-def _parse_shape(text: str) -> tuple:
-    try:
-        shape = tuple(int(s) for s in str(text).replace("x", ",").split(",") if s.strip())
-    except ValueError:
-        shape = ()
-    if not shape or min(shape) < 1:
-        raise SystemExit(f"error: --input-shape {text!r}: give positive integers separated by commas, e.g. 1,784")
-    return shape
-
-
-def _input_shape(recipe: dict, explicit=None) -> tuple:
-    """``--input-shape`` if given, else the recipe's input layout."""
-    if explicit:
-        return _parse_shape(explicit)
-    layout = (recipe or {}).get("input", "flat")
-    if layout not in INPUT_SHAPES:
-        raise SystemExit(f"error: unknown input layout {layout!r}; give --input-shape")
-    return INPUT_SHAPES[layout]
-
-
-def model_from_checkpoint(path):
-    """``(model, config, state)`` of a training checkpoint: the registered model its config names, built
-    and given the checkpoint's weights (and structure: pruning masks, truncated ranks). The one
-    "checkpoint -> built model" path of eval, export, report and resume."""
-    from .train import load_checkpoint
-    state = load_checkpoint(path)
-    config = json.loads(state["config"])
-    model = models.build(config["model"])
-    load_model_state(model, state["model"])
-    return model, config, state
-
-
-def cmd_report(args) -> int:
-    """``tinycompress report``: the report of ``--checkpoint`` (its export measured) or ``--packed``."""
-    from .compress.report import report
-    if args.packed:
-        from .compress.deploy import load_deployed
-        model = load_deployed(args.packed)
-        recipe = model.meta.get("recipe") or {}
-    else:
-        model, config, _ = model_from_checkpoint(args.checkpoint)
-        recipe = config["recipe"]
-    result = report(model, _input_shape(recipe, getattr(args, "input_shape", None)))
-    print(result.to_json() if getattr(args, "json", False) else result.table())
-    return 0
+def _recipe_table() -> str:
+    """``train --help``'s epilog: each model's recipe, i.e. the defaults of the flags above."""
+    lines = ["recipes (the defaults per --model):"]
+    for name in models.names():
+        r = models.recipe(name)
+        extra = "".join(f", {k} {v}" for k, v in r.optimizer_kwargs.items())
+        sched = "none" if not r.scheduler else ":".join(str(v) for v in r.scheduler.values())
+        lines.append(f"  {name:<16} {r.epochs} epochs, batch {r.batch_size} (test {r.test_batch_size}), "
+                     f"{r.optimizer} lr {r.lr}{extra}, scheduler {sched}"
+                     + (", " + ", ".join(c.replace("_", "-") for c in r.callbacks) if r.callbacks else ""))
+    return "\n".join(lines)
 
 
 def _family_train_arguments(train) -> None:
@@ -168,23 +182,34 @@ def _family_train_arguments(train) -> None:
     pruning = train.add_argument_group("pruning (any model with Linear/Conv2d layers)")
     pruning.add_argument("--prune", choices=["l1", "random", "ln"], default=None,
                          help="prune by weight magnitude (l1), at random, or whole neurons/filters by L2 norm (ln)")
-    pruning.add_argument("--sparsity", type=float, default=0.9, help="fraction of weights removed (default 0.9)")
-    pruning.add_argument("--prune-schedule", choices=["oneshot", "iterative", "gradual"], default="iterative",
+    pruning.add_argument("--sparsity", type=float, default=None, help="fraction of weights removed (default 0.9)")
+    pruning.add_argument("--prune-schedule", choices=["oneshot", "iterative", "gradual"], default=None,
                          help="iterative: Han et al. 2015 (1 dense epoch, then 3 prune/retrain stages at 0.1x lr); "
-                              "gradual: Zhu & Gupta 2017's cubic ramp; oneshot: prune before the first epoch")
-    pruning.add_argument("--prune-scope", choices=["layer", "global"], default="layer")
+                              "gradual: Zhu & Gupta 2017's cubic ramp; oneshot: prune before the first epoch "
+                              "(default: iterative)")
+    pruning.add_argument("--prune-scope", choices=["layer", "global"], default=None, help="default: layer")
     lowrank = train.add_argument_group("low-rank (models with LinearSVD/Conv2dSVD layers, e.g. svd_mlp)")
-    lowrank.add_argument("--svd-lambda-o", type=float, default=None, help="orthogonality regulariser weight")
-    lowrank.add_argument("--svd-lambda-s", type=float, default=None, help="singular-value sparsity weight")
-    lowrank.add_argument("--svd-sparsity", choices=["hoyer", "l1"], default="hoyer")
+    lowrank.add_argument("--svd-lambda-o", type=float, default=None, help="orthogonality regulariser weight "
+                         "(default: 0, off)")
+    lowrank.add_argument("--svd-lambda-s", type=float, default=None, help="singular-value sparsity weight "
+                         "(default: 0, off)")
+    lowrank.add_argument("--svd-sparsity", choices=["hoyer", "l1"], default=None, help="default: hoyer")
     lowrank.add_argument("--svd-truncate", type=float, default=None, metavar="ENERGY",
                          help="after training, keep per layer the rank holding ENERGY of Σs², then fine-tune")
-    lowrank.add_argument("--finetune-epochs", type=int, default=1, help="epochs of fine-tuning after truncation")
+    lowrank.add_argument("--finetune-epochs", type=int, default=None, help="epochs of fine-tuning after "
+                         "truncation (default: 1)")
     lowrank.add_argument("--finetune-lr", type=float, default=None, help="fine-tuning lr (default: 0.1x --lr)")
 
 
-_FAMILY_KEYS = {"clip_weights", "prune", "sparsity", "prune_schedule", "prune_scope", "svd_lambda_o",
-                "svd_lambda_s", "svd_sparsity", "svd_truncate", "finetune_epochs", "finetune_lr"}
+#: the family flags and what each means when not given
+FAMILY_DEFAULTS = {"clip_weights": False, "prune": None, "sparsity": 0.9, "prune_schedule": "iterative",
+                   "prune_scope": "layer", "svd_lambda_o": None, "svd_lambda_s": None, "svd_sparsity": "hoyer",
+                   "svd_truncate": None, "finetune_epochs": 1, "finetune_lr": None}
+_FAMILY_KEYS = set(FAMILY_DEFAULTS)
+
+
+def _flag(key: str) -> str:
+    return "--" + key.replace("_", "-")
 
 
 def _family_callbacks(family: dict, recipe, model) -> list:
@@ -205,10 +230,60 @@ def _family_callbacks(family: dict, recipe, model) -> list:
     return callbacks
 
 
+def _check_numbers(args) -> None:
+    """Every numeric train flag in its range, before anything runs (argparse checks only the type)."""
+    def bad(key, rule):
+        raise CLIError(f"{_flag(key)} {getattr(args, key)} is not valid: it must be {rule}")
+    for key in ("epochs", "batch_size", "test_batch_size", "max_steps", "finetune_epochs"):
+        value = getattr(args, key)
+        if value is not None and value < 1:
+            bad(key, "a whole number >= 1")
+    for key in ("lr", "finetune_lr"):
+        value = getattr(args, key)
+        if value is not None and not (math.isfinite(value) and value > 0):
+            bad(key, "a finite number > 0")
+    for key in ("momentum", "weight_decay", "svd_lambda_o", "svd_lambda_s"):
+        value = getattr(args, key)
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            bad(key, "a finite number >= 0")
+    if args.seed is not None and args.seed < 0:
+        bad("seed", "a whole number >= 0")
+    if args.sparsity is not None and not 0.0 <= args.sparsity < 1.0:
+        bad("sparsity", "a fraction in [0, 1)")
+    if args.svd_truncate is not None and not 0.0 < args.svd_truncate <= 1.0:
+        bad("svd_truncate", "an energy fraction in (0, 1]")
+
+
+def _check_family(name: str, family: dict, epochs: int) -> None:
+    """Refuse family flags that would do nothing on this model or without their companion flag."""
+    given = {k for k, v in family.items() if v is not None and v is not False}
+    needs = {"sparsity": "prune", "prune_schedule": "prune", "prune_scope": "prune",
+             "finetune_epochs": "svd_truncate", "finetune_lr": "svd_truncate", "svd_sparsity": "svd_lambda_s"}
+    for key, companion in needs.items():
+        if key in given and companion not in given:
+            raise CLIError(f"{_flag(key)} does nothing without {_flag(companion)}; add {_flag(companion)} or drop it")
+    layers = list(models.build(name).modules()) if given & {"clip_weights", "svd_lambda_o", "svd_lambda_s",
+                                                            "svd_truncate"} else []
+    if "clip_weights" in given:
+        from .compress.binary import BINARIZED_LAYERS
+        if not any(isinstance(m, BINARIZED_LAYERS) for m in layers):
+            raise CLIError(f"--clip-weights: model {name} has no binarized layers to clip; drop the flag or choose "
+                           "a binarized model (e.g. bnn_mlp)")
+    svd_flags = [k for k in ("svd_lambda_o", "svd_lambda_s", "svd_truncate") if k in given]
+    if svd_flags:
+        from .compress.lowrank import SVD_LAYERS
+        if not any(isinstance(m, SVD_LAYERS) for m in layers):
+            raise CLIError(f"{_flag(svd_flags[0])}: model {name} has no LinearSVD/Conv2dSVD layers; drop the flag "
+                           "or choose a low-rank model (e.g. svd_mlp)")
+    if family.get("prune") and (family.get("prune_schedule") or "iterative") == "iterative" and epochs < 2:
+        raise CLIError(f"--prune-schedule iterative trains 1 dense epoch before pruning, so --epochs {epochs} would "
+                       "prune nothing; give --epochs 2 or more, or use --prune-schedule oneshot or gradual")
+
+
 def _config(args) -> dict:
     name = args.model or DEFAULT_MODEL
     if name not in models.names():
-        raise SystemExit(f"error: unknown --model {name!r}; choose one of: {', '.join(models.names())}")
+        raise CLIError(f"unknown --model {name!r}; choose one of: {', '.join(models.names())}")
     recipe = models.recipe(name)
     scheduler = recipe.scheduler if args.scheduler == "recipe" else args.scheduler
     optimizer_kwargs = dict(recipe.optimizer_kwargs)
@@ -226,12 +301,36 @@ def _config(args) -> dict:
         test_batch_size=args.test_batch_size or recipe.test_batch_size,
         epochs=args.epochs if args.epochs is not None else recipe.epochs,
         scheduler=scheduler, optimizer_kwargs=optimizer_kwargs)
-    family = {k: v for k, v in vars(args).items() if k in _FAMILY_KEYS}
-    if family["prune"] is not None and not 0.0 <= family["sparsity"] < 1.0:
-        raise SystemExit(f"error: --sparsity {family['sparsity']} must be a fraction in [0, 1)")
-    if family["svd_truncate"] is not None and not 0.0 < family["svd_truncate"] <= 1.0:
-        raise SystemExit(f"error: --svd-truncate {family['svd_truncate']} must be an energy fraction in (0, 1]")
-    return {"model": name, "recipe": recipe.to_dict(), "seed": args.seed, "family": family, "phase": "train"}
+    given = {k: getattr(args, k) for k in _FAMILY_KEYS}
+    _check_family(name, given, recipe.epochs)
+    family = {k: (FAMILY_DEFAULTS[k] if v is None else v) for k, v in given.items()}
+    return {"model": name, "recipe": recipe.to_dict(), "seed": 0 if args.seed is None else args.seed,
+            "family": family, "phase": "train"}
+
+
+def _resume_conflicts(args, config) -> list[str]:
+    """The flags given with --resume that disagree with the run being resumed, each with the run's value."""
+    recipe, family = config["recipe"], config["family"]
+    kwargs = recipe.get("optimizer_kwargs", {})
+    pairs = {"model": config["model"], "lr": recipe["lr"], "optimizer": recipe["optimizer"],
+             "batch_size": recipe["batch_size"], "test_batch_size": recipe["test_batch_size"],
+             "momentum": kwargs.get("momentum", 0.0), "weight_decay": kwargs.get("weight_decay", 0.0),
+             "seed": config["seed"]}
+    pairs.update({k: family.get(k, FAMILY_DEFAULTS[k]) for k in _FAMILY_KEYS})
+    if "clip_weights" in recipe.get("callbacks", ()):
+        pairs["clip_weights"] = True
+    conflicts = []
+    for key, run_value in pairs.items():
+        value = getattr(args, key)
+        if value is None or (key == "clip_weights" and not value) or value == run_value:
+            continue
+        conflicts.append(f"{_flag(key)} {value} (the run has {run_value})")
+    if args.scheduler != "recipe" and args.scheduler != recipe["scheduler"]:
+        conflicts.append(f"--scheduler (the run has {recipe['scheduler']})")
+    if args.epochs is not None and config["phase"] != "train" and args.epochs != recipe["epochs"]:
+        conflicts.append(f"--epochs {args.epochs} (the run is fine-tuning; its {recipe['epochs']} training epochs "
+                         "are done)")
+    return conflicts
 
 
 def _phases(config) -> list[str]:
@@ -244,45 +343,196 @@ def _finetune_recipe(recipe, family):
     return dataclasses.replace(recipe, lr=lr, epochs=family.get("finetune_epochs", 1), scheduler=None)
 
 
+def _prepare_out(out: str, resume: bool, overwrite: bool) -> list[str]:
+    """Check the run folder before training: a folder (or creatable), writable, and new or empty unless
+    --resume / --overwrite. Returns the run files --overwrite is to delete (deleted later, once every
+    other check passed)."""
+    from .serialization import TEMP_PREFIX
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise CLIError(f"--out {out} is a file; name a folder for the run")
+    try:
+        os.makedirs(out, exist_ok=True)
+        fd, probe = tempfile.mkstemp(dir=out, prefix=TEMP_PREFIX, suffix=".npz")
+        os.close(fd)
+        os.remove(probe)
+    except OSError as error:
+        raise CLIError(f"--out {out} is not writable ({error.strerror or error}); choose another folder") from None
+    if resume:
+        return []
+    held = sorted(n for n in os.listdir(out) if not n.startswith(TEMP_PREFIX))
+    if not held:
+        return []
+    if not overwrite:
+        raise CLIError(f"--out {out} already holds a run ({', '.join(held[:4])}); continue it with --resume, start "
+                       "over with --overwrite, or choose another --out")
+    others = [n for n in held if n not in RUN_FILES]
+    if others:
+        raise CLIError(f"--overwrite deletes only a run's files, but {out} also holds {', '.join(others[:4])}; "
+                       "choose another --out")
+    return held
+
+
+def _plot_available(args) -> bool:
+    if not args.plot:
+        return False
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        print("tinycompress: warning: --plot needs matplotlib (pip install 'tinycompress[plot]'); this run "
+              "writes no curves.png", file=sys.stderr)
+        return False
+    return True
+
+
+def _find_data(root):
+    """``find_mnist`` with the CLI's one line when it falls back to the bundled subset."""
+    from .train import find_mnist
+    folder, is_subset = find_mnist(root)
+    if is_subset:
+        print("tinycompress: full MNIST not found (pass --data DIR or set $TINYCOMPRESS_DATA); using the bundled "
+              "subset: 10,000 training and 2,000 test images", file=sys.stderr)
+    return folder
+
+
+def _load_run_checkpoint(path: str, flag: str = "--checkpoint") -> dict:
+    """A training checkpoint with its configuration, or a CLIError naming the path."""
+    from .serialization import LoadError
+    from .train import load_checkpoint
+    if not os.path.isfile(path):
+        raise CLIError(f"{flag} {path}: no such file" if not os.path.exists(path) else f"{flag} {path} is a folder")
+    try:
+        state = load_checkpoint(path)
+        config = json.loads(state["config"])
+        config["model"], config["recipe"]
+    except LoadError as error:
+        raise CLIError(str(error).replace("tc.load: ", f"{flag} ")) from None
+    except (ValueError, KeyError, TypeError):
+        raise CLIError(f"{flag} {path} is not a checkpoint written by `tinycompress train` (a deployed file? "
+                       "use eval --packed)") from None
+    state["config"] = config
+    return state
+
+
+def model_from_checkpoint(path, flag: str = "--checkpoint"):
+    """``(model, config, state)`` of a training checkpoint: the registered model its config names, built and
+    given the checkpoint's weights and structure (pruning masks, truncated ranks). The one "checkpoint ->
+    built model" path of eval, export, report and resume; a bad file is a CLIError naming ``flag``."""
+    path = os.fspath(path)
+    state = _load_run_checkpoint(path, flag)
+    return _build_from_checkpoint(state, path), state["config"], state
+
+
+def _build_from_checkpoint(state: dict, path: str):
+    config = state["config"]
+    if config["model"] not in models.names():
+        raise CLIError(f"{path}: model {config['model']!r} is not one this version knows ({', '.join(models.names())})")
+    model = models.build(config["model"])
+    try:
+        load_model_state(model, state["model"])
+    except (KeyError, ValueError, RuntimeError) as error:
+        raise CLIError(f"{path}: its weights do not fit model {config['model']} "
+                       f"({str(error).splitlines()[0]})") from None
+    return model
+
+
 def cmd_train(args) -> int:
     import tinycompress as tc
+    from .serialization import remove_stale_temporaries
+    from .train import MetricsLogger, NonFiniteLossError
 
+    _check_numbers(args)
     out = args.out or os.path.join("runs", args.model or DEFAULT_MODEL)
     last = os.path.join(out, "last.npz")
     state = None
     if args.resume:
+        if args.overwrite:
+            raise CLIError("--resume continues the run in --out and --overwrite deletes it: give one of them")
         if not os.path.exists(last):
-            print(f"error: --resume: no checkpoint at {last}; start a run with --out {out} first", file=sys.stderr)
-            return 2
-        model, config, state = model_from_checkpoint(last)
+            raise CLIError(f"--resume: no checkpoint at {last}; start a run with --out {out} first")
+        model, config, state = model_from_checkpoint(last, "--resume:")
+        conflicts = _resume_conflicts(args, config)
+        if conflicts:
+            raise CLIError(f"--resume continues {out} as it was configured; these flags disagree with it: "
+                           f"{'; '.join(conflicts)}. Drop them, or start a new run with another --out")
         if args.epochs is not None and config["phase"] == "train":
+            if args.epochs < int(state["epoch"]):
+                raise CLIError(f"--epochs {args.epochs}: the run in {out} has already trained {state['epoch']} epochs")
             config["recipe"]["epochs"] = args.epochs
+        done = int(state["epoch"])
+        target = (config["recipe"]["epochs"] if config["phase"] == "train"
+                  else _finetune_recipe(models.Recipe(**config["recipe"]), config["family"]).epochs)
+        if config["phase"] == _phases(config)[-1] and done >= target:
+            raise CLIError(f"the run in {out} is complete ({done} of {target} epochs); pass --epochs N (more than "
+                           f"{done}) to train on")
     else:
         config = _config(args)
-        if os.path.exists(os.path.join(out, "metrics.jsonl")):
-            os.remove(os.path.join(out, "metrics.jsonl"))
+    overwritten = _prepare_out(out, args.resume, args.overwrite)
+    plot = _plot_available(args)
+    data = _find_data(args.data)
+    for name in overwritten:
+        os.remove(os.path.join(out, name))
+    stale = remove_stale_temporaries(out)
+    if stale:
+        print(f"removed {len(stale)} temporary file(s) a killed run left in {out}/", file=sys.stderr)
+    history = []
+    if state is not None:                # metrics.jsonl agrees with the checkpoint, whatever a kill left
+        history = list(state.get("history", []))
+        MetricsLogger(os.path.join(out, "metrics.jsonl")).rewrite(history)
+    run = {"epoch": history[-1]["epoch"] if history else None, "checkpoint": None}
+
+    def saved_epoch():
+        ckpt = run["checkpoint"]
+        return ckpt.saved_epoch if ckpt is not None and ckpt.saved_epoch is not None else run["epoch"]
+
+    def interrupted():
+        if saved_epoch() is None:
+            return "no checkpoint was written yet"
+        return (f"the last checkpoint is {last} (epoch {saved_epoch()}); continue with: tinycompress train "
+                f"--out {out} --resume")
+    args._interrupted = interrupted
+
     tc.manual_seed(config["seed"])
     if state is None:
         model = models.build(config["model"])
-    history = []
-    for phase in _phases(config)[_phases(config).index(config["phase"]):]:
-        config["phase"] = phase
-        history += _run_phase(args, config, model, out, state)
-        state = None
-    if args.plot:
+    phases = _phases(config)
+    try:
+        with np.errstate(over="ignore", invalid="ignore"):    # a diverging run is reported once, below
+            for phase in phases[phases.index(config["phase"]):]:
+                config["phase"] = phase
+                history = _run_phase(args, config, model, out, state, history, data, run)
+                run["epoch"], state = saved_epoch(), None
+    except NonFiniteLossError as error:
+        where = (f"{last} still holds epoch {saved_epoch()}, the last with finite weights"
+                 if saved_epoch() is not None else "no checkpoint was written")
+        raise CLIError(f"{error}; {where}. Check the data for NaN/inf, or start again with a lower --lr "
+                       "(--overwrite, or another --out)") from None
+    if plot and history:
         from .plots import plot_curves
         path = plot_curves(history, os.path.join(out, "curves.png"), title=config["model"])
         if path:
             print(f"wrote {path}")
     if history:
-        print(f"final test accuracy: {history[-1].get('test_acc', float('nan')):.4f}")
+        print(f"final test accuracy: {history[-1].get('test_acc', float('nan')):.4f} on {args._test_set}")
     return 0
 
 
-def _run_phase(args, config, model, out, state) -> list[dict]:
-    """One phase of a run: the main training, or (after low-rank truncation) the fine-tuning."""
+class _PhaseTag(Callback):
+    """Numbers epochs across the run's phases (train, then fine-tune: 1, 2, 3 ... not 1, 2, 1) and names
+    the phase in each metrics row."""
+
+    def __init__(self, offset: int, phase: str) -> None:
+        self.offset, self.phase = offset, phase
+
+    def on_epoch_end(self, trainer, metrics) -> None:
+        metrics["epoch"] += self.offset
+        metrics["phase"] = self.phase
+
+
+def _run_phase(args, config, model, out, state, history, data, run) -> list[dict]:
+    """One phase of a run: the main training, or (after low-rank truncation) the fine-tuning. ``history``
+    holds the rows of the run so far; returns them with this phase's appended."""
     from .models import make_optimizer, make_scheduler, mnist_loaders
-    from .train import Checkpoint, MetricsLogger, Trainer
+    from .train import Checkpoint, MetricsLogger, Trainer, test_set_name
     recipe = models.Recipe(**config["recipe"])
     family = config["family"]
     if config["phase"] == "train":
@@ -296,9 +546,12 @@ def _run_phase(args, config, model, out, state) -> list[dict]:
             print(format_summary(truncate(model, family["svd_truncate"])))
     optimizer = make_optimizer(recipe, model.parameters())
     scheduler = make_scheduler(recipe, optimizer)
-    train_loader, test_loader = mnist_loaders(recipe, root=args.data)
-    callbacks += [MetricsLogger(os.path.join(out, "metrics.jsonl")),
-                  Checkpoint(os.path.join(out, "last.npz"), extra={"config": json.dumps(config)})]
+    train_loader, test_loader = mnist_loaders(recipe, root=data, quiet=True)
+    args._test_set = test_set_name(test_loader)
+    offset = sum(1 for row in history if row.get("phase", "train") != config["phase"])
+    checkpoint = Checkpoint(os.path.join(out, "last.npz"), extra={"config": json.dumps(config)})
+    run["checkpoint"] = checkpoint               # its saved_epoch: what Ctrl-C or a NaN leaves on disk
+    callbacks += [_PhaseTag(offset, config["phase"]), checkpoint, MetricsLogger(os.path.join(out, "metrics.jsonl"))]
     trainer = Trainer(model, optimizer, train_loader, epochs=recipe.epochs, scheduler=scheduler,
                       test_loader=test_loader, callbacks=callbacks, progress=not args.no_progress,
                       max_steps_per_epoch=args.max_steps)
@@ -306,64 +559,112 @@ def _run_phase(args, config, model, out, state) -> list[dict]:
     if state is not None:
         start = trainer.load_state_dict(state)
         print(f"resuming {config['model']} ({config['phase']}) from epoch {start} of {recipe.epochs}")
-    print(f"{'training' if config['phase'] == 'train' else 'fine-tuning'} {config['model']} for {recipe.epochs} "
-          f"epochs: {recipe.optimizer} lr {recipe.lr}, batch {recipe.batch_size}, scheduler {recipe.scheduler}; "
-          f"writing {out}/")
+    else:
+        trainer.history = list(history)
+    epochs = f"{recipe.epochs} epoch{'s' if recipe.epochs != 1 else ''}"
+    print(f"{'training' if config['phase'] == 'train' else 'fine-tuning'} {config['model']} for {epochs}: "
+          f"{recipe.optimizer} lr {recipe.lr}, batch {recipe.batch_size}, scheduler {recipe.scheduler}; "
+          f"testing on {args._test_set}; writing {out}/")
     return trainer.fit(start_epoch=start)
 
 
+def _load_deployed(path: str):
+    from .compress.deploy import load_deployed
+    if not os.path.isfile(path):
+        raise CLIError(f"--packed {path}: no such file" if not os.path.exists(path) else f"--packed {path} is a folder")
+    try:
+        return load_deployed(path)
+    except Exception as error:                     # BadZipFile, EOFError, a missing member, a bad layout ...
+        raise CLIError(f"--packed {path} is not a readable deployed file ({type(error).__name__}: "
+                       f"{str(error).splitlines()[0] if str(error) else 'no detail'}); write it again with "
+                       "`tinycompress export`") from None
+
+
 def cmd_eval(args) -> int:
-    from .models import Recipe, mnist_loaders
-    from .train import evaluate
+    from .models import mnist_loaders
+    from .train import evaluate, test_set_name
+    if args.batch_size < 1:
+        raise CLIError(f"--batch-size {args.batch_size} is not valid: it must be a whole number >= 1")
     if args.packed:
-        from .compress.deploy import load_deployed
-        deployed = load_deployed(args.packed)
-        recipe = Recipe(**deployed.meta["recipe"]) if "recipe" in deployed.meta else Recipe()
-        _, test_loader = mnist_loaders(recipe, root=args.data, test_batch_size=args.batch_size)
+        deployed = _load_deployed(args.packed)
+        recipe = models.Recipe(**deployed.meta["recipe"]) if "recipe" in deployed.meta else models.Recipe()
+        _, test_loader = mnist_loaders(recipe, root=_find_data(args.data), test_batch_size=args.batch_size, quiet=True)
         correct = total = 0
         for x, y in test_loader:
             correct += int((deployed(x.array).argmax(1) == y.array).sum())
             total += len(y)
-        print(f"deployed model {args.packed} ({deployed.format}): {deployed.nbytes:,} bytes, test accuracy "
-              f"{correct / total:.4f}")
+        print(f"deployed model {args.packed}: {deployed.nbytes:,} bytes, test accuracy {correct / total:.4f} on "
+              f"{test_set_name(test_loader)}")
         return 0
     model, config, _ = model_from_checkpoint(args.checkpoint)
-    _, test_loader = mnist_loaders(Recipe(**config["recipe"]), root=args.data, test_batch_size=args.batch_size)
+    recipe = models.Recipe(**config["recipe"])
+    _, test_loader = mnist_loaders(recipe, root=_find_data(args.data), test_batch_size=args.batch_size, quiet=True)
     result = evaluate(model, test_loader)
     print(f"{config['model']} from {args.checkpoint}: test loss {result['loss']:.4f}, test accuracy "
-          f"{result['acc']:.4f}")
+          f"{result['acc']:.4f} on {test_set_name(test_loader)}")
     return 0
 
 
 def cmd_export(args) -> int:
     from .compress.deploy import export
+    if os.path.exists(args.out):
+        if os.path.isdir(args.out):
+            raise CLIError(f"--out {args.out} is a folder; name the deployed file to write")
+        if os.path.exists(args.checkpoint) and os.path.samefile(args.out, args.checkpoint):
+            raise CLIError(f"--out {args.out} is the checkpoint being exported; writing there would destroy the "
+                           "training state: choose another --out")
+        if not args.force:
+            raise CLIError(f"--out {args.out} exists; pass --force to replace it, or choose another --out")
     model, config, _ = model_from_checkpoint(args.checkpoint)
     deployed = export(model, format=args.format, meta={"model": config["model"], "recipe": config["recipe"]})
     deployed.save(args.out)
-    print(f"wrote {args.out}: {deployed.format} form, {deployed.nbytes:,} bytes deployed")
+    print(f"wrote {args.out}: {deployed.nbytes:,} bytes deployed ({deployed.format})")
     return 0
 
 
-# ------------------------------------------------------------------------------------------------
-def compare_arguments(parser) -> None:
-    """The flags of ``tinycompress compare`` / ``examples/compare.py``."""
-    parser.add_argument("--epochs", type=int, default=3, help="epochs per method, the same budget for all (default 3)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--out", default=os.path.join("runs", "compare"), help="folder for compare.json/.md/.png "
-                        "and the deployed models (default runs/compare)")
-    parser.add_argument("--data", default=None, help="folder holding MNIST (default: $TINYCOMPRESS_DATA, ./data, "
-                        "then the bundled subset)")
-    parser.add_argument("--max-steps", type=int, default=None, help="at most this many batches per epoch (smoke runs)")
-    parser.add_argument("--sparsity", type=float, default=0.9, help="pruned method: fraction of weights removed")
-    parser.add_argument("--energy", type=float, default=0.9, help="low-rank method: singular-value energy kept")
-    from .compare import METHODS
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+#: the per-sample input shape (batch 1) of each recipe ``input`` layout
+INPUT_SHAPES = {"flat": (1, 784), "image": (1, 1, 28, 28), "image32x3": (1, 3, 32, 32)}
+
+
+def _parse_shape(text: str) -> tuple:
+    try:
+        shape = tuple(int(s) for s in str(text).replace("x", ",").split(",") if s.strip())
+    except ValueError:
+        shape = ()
+    if not shape or min(shape) < 1:
+        raise CLIError(f"--input-shape {text!r}: give positive integers separated by commas, e.g. 1,784")
+    return shape
+
+
+def _input_shape(recipe: dict, explicit=None) -> tuple:
+    """``--input-shape`` if given, else the one of the recipe's input layout."""
+    if explicit:
+        return _parse_shape(explicit)
+    layout = (recipe or {}).get("input", "flat")
+    if layout not in INPUT_SHAPES:
+        raise CLIError(f"unknown input layout {layout!r} in the file's recipe; give --input-shape")
+    return INPUT_SHAPES[layout]
+
+
+def cmd_report(args) -> int:
+    """The report of ``--packed`` (measured as it is) or of ``--checkpoint`` (its export measured, the
+    dense baseline read from the model)."""
+    from .compress.report import report
+    if args.packed:
+        model = _load_deployed(args.packed)
+        recipe = model.meta.get("recipe") or {}
+    else:
+        model, config, _ = model_from_checkpoint(args.checkpoint)
+        recipe = config["recipe"]
+    result = report(model, _input_shape(recipe, getattr(args, "input_shape", None)))
+    print(result.to_json() if getattr(args, "json", False) else result.table())
+    return 0
 
 
 def cmd_compare(args) -> int:
-    """Run :func:`run_compare` with parsed :func:`add_compare_arguments` flags; returns an exit code."""
+    """Run :func:`~tinycompress.compare.run_compare` with the parsed flags."""
     import time
+
     from .compare import run_compare
     started = time.perf_counter()
     run_compare(args.epochs, args.seed, args.out, data=args.data, max_steps=args.max_steps,
@@ -371,6 +672,33 @@ def cmd_compare(args) -> int:
                 energy=args.energy)
     print(f"wrote {os.path.join(args.out, 'compare.json')} and compare.md in {time.perf_counter() - started:.0f} s")
     return 0
+
+
+def _check_compare(args) -> None:
+    """compare's flags, the data and the output folder, before its four trainings (not after them)."""
+    if args.epochs < 1:
+        raise CLIError(f"--epochs {args.epochs} is not valid: it must be a whole number >= 1")
+    if args.max_steps is not None and args.max_steps < 1:
+        raise CLIError(f"--max-steps {args.max_steps} is not valid: it must be a whole number >= 1")
+    if not 0.9 <= args.sparsity < 1.0:
+        raise CLIError(f"--sparsity {args.sparsity} is not valid: it must be in [0.9, 1)")
+    if not 0.0 < args.energy <= 1.0:
+        raise CLIError(f"--energy {args.energy} is not valid: it must be an energy fraction in (0, 1]")
+    if args.seed < 0:
+        raise CLIError(f"--seed {args.seed} is not valid: it must be a whole number >= 0")
+    _prepare_out(args.out, resume=True, overwrite=False)      # a folder, writable (its files are replaced)
+    args.data = _find_data(args.data)
+
+
+def _user_errors() -> tuple:
+    """Exceptions that mean the user's input, files or run are wrong (one line), not a bug (a traceback)."""
+    import zipfile
+
+    from .data.datasets import DatasetError
+    from .data.idx import IDXError
+    from .serialization import LoadError
+    from .train import NonFiniteLossError
+    return (CLIError, LoadError, IDXError, DatasetError, NonFiniteLossError, OSError, zipfile.BadZipFile, EOFError)
 
 
 def main(argv=None) -> int:
@@ -381,7 +709,30 @@ def main(argv=None) -> int:
         return 1
     commands = {"train": cmd_train, "eval": cmd_eval, "export": cmd_export, "report": cmd_report,
                 "compare": cmd_compare}
-    return commands[args.command](args)
+    debug = getattr(args, "debug", False) or os.environ.get("TINYCOMPRESS_DEBUG", "") not in ("", "0")
+    try:
+        if args.command == "compare":
+            _check_compare(args)
+        elif args.command == "report":                 # a missing or damaged input named, in one line
+            if args.packed:
+                _load_deployed(args.packed)
+            else:
+                _load_run_checkpoint(args.checkpoint)
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        if debug:
+            raise
+        note = getattr(args, "_interrupted", None)
+        print(f"\ntinycompress: interrupted{'; ' + note() if note else ''}", file=sys.stderr)
+        return 130
+    except _user_errors() as error:
+        if debug:
+            raise
+        message = " ".join(str(error).split()) or type(error).__name__
+        if not isinstance(error, CLIError) and getattr(args, "packed", None) and args.packed not in message:
+            message = f"{args.packed}: {message}"
+        print(f"tinycompress: error: {message}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

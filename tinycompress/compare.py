@@ -134,7 +134,8 @@ def run_compare(epochs: int = 3, seed: int = 0, out_dir="runs/compare", data=Non
                 log=print) -> dict:
     """Train, deploy and measure each of ``methods``; write compare.json/.md/.png into ``out_dir``.
 
-    ``data``: the MNIST folder (None: ``$TINYCOMPRESS_DATA``, ``./data``, then the bundled subset).
+    ``data``: the MNIST folder (None: ``$TINYCOMPRESS_DATA``, ``./data``, then the bundled subset; a named folder
+    that lacks the files is an error, see :func:`~tinycompress.train.find_mnist`).
     ``max_steps``: at most this many batches per epoch (smoke runs). Returns the dict written to
     compare.json: ``{"schema", "config", "results": [one dict per method]}``.
     """
@@ -142,7 +143,7 @@ def run_compare(epochs: int = 3, seed: int = 0, out_dir="runs/compare", data=Non
     from .compress.deploy import export, load_deployed
     from .compress.report import report
     from .models import mnist_loaders
-    from .train import evaluate
+    from .train import evaluate, test_set_name
 
     if epochs < 1:
         raise ValueError(f"run_compare: epochs must be >= 1, got {epochs}")
@@ -173,7 +174,8 @@ def run_compare(epochs: int = 3, seed: int = 0, out_dir="runs/compare", data=Non
             "bits_per_weight": total["bits_per_weight"], "ratio_vs_float32": total["ratio"],
             "epochs": len(history), "train_seconds": round(sum(h["seconds"] for h in history), 2),
             "deployed_file": os.path.basename(path), "report": rep.to_dict()})
-        log(f"{method}: deployed accuracy {results[-1]['accuracy']:.4f}, {deployed.nbytes:,} bytes")
+        log(f"{method}: deployed accuracy {results[-1]['accuracy']:.4f} on {test_set_name(loaders[1])}, "
+            f"{deployed.nbytes:,} bytes")
     dense_bytes = next((r["bytes"] for r in results if r["method"] == "dense"), None)
     front = pareto_front([(r["bytes"], r["accuracy"]) for r in results])
     for r, on_front in zip(results, front):

@@ -28,6 +28,11 @@ def plot_curves(history: list[dict], path: str, title: str = "") -> str | None:
             ax.plot(epochs, [h[key] for h in history], marker="o", label=label)
     ax_loss.set(xlabel="epoch", ylabel="cross-entropy loss", title="loss")
     ax_acc.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
+    for before, after in zip(history, history[1:]):          # a phase change (training -> fine-tuning)
+        if before.get("phase") != after.get("phase"):
+            for ax in (ax_loss, ax_acc):
+                ax.axvline((before["epoch"] + after["epoch"]) / 2, color="gray", linestyle="--", linewidth=1,
+                           label=f"{after.get('phase')} starts")
     for ax in (ax_loss, ax_acc):
         ax.grid(alpha=0.3)
         ax.legend()

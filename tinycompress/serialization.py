@@ -61,22 +61,45 @@ def _decode(obj, arrays):
 
 def save(obj, path) -> None:
     """Write ``obj`` (a state_dict, a checkpoint dict, a Tensor ...) to ``path`` as .npz."""
+    _save(obj, path)
+
+
+def _save(obj, path, before_rename=None) -> None:
+    """:func:`save`, calling ``before_rename(tmp_path)`` between the write and the rename (a test hook)."""
     arrays: dict[str, np.ndarray] = {}
     structure = json.dumps(_encode(obj, arrays))
     arrays[_STRUCTURE] = np.frombuffer(structure.encode(), dtype=np.uint8)
-    savez_atomic(path, arrays)
+    savez_atomic(path, arrays, before_rename=before_rename)
 
 
-def savez_atomic(path, arrays: dict) -> None:
+#: the prefix of the temporary files :func:`savez_atomic` writes; one left behind is from a killed process
+TEMP_PREFIX = ".tmp-"
+
+
+def _umask() -> int:
+    mask = os.umask(0)          # the only portable way to read it: set and restore at once
+    os.umask(mask)
+    return mask
+
+
+def savez_atomic(path, arrays: dict, before_rename=None) -> None:
     """``np.savez`` to a temporary file beside ``path``, renamed into place: a crash or a full disk
-    never leaves a half-written file under the real name (every file the library writes goes here)."""
+    never leaves a half-written file under the real name (every file the library writes goes here).
+
+    The file gets the permissions any tool would give it (0666 minus the umask, usually 0644), not
+    ``mkstemp``'s private 0600. A process killed mid-write leaves a ``.tmp-*.npz`` beside ``path``,
+    never a damaged ``path``; :func:`remove_stale_temporaries` clears those.
+    """
     path = os.fspath(path)
     folder = os.path.dirname(os.path.abspath(path))
     os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".npz")
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=TEMP_PREFIX, suffix=".npz")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             np.savez(f, **arrays)
+        if before_rename is not None:
+            before_rename(tmp)
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -84,11 +107,60 @@ def savez_atomic(path, arrays: dict) -> None:
         raise
 
 
+def remove_stale_temporaries(folder) -> list[str]:
+    """Delete the ``.tmp-*.npz`` files a killed :func:`savez_atomic` left in ``folder``; returns their names."""
+    folder = os.fspath(folder)
+    if not os.path.isdir(folder):
+        return []
+    stale = sorted(n for n in os.listdir(folder) if n.startswith(TEMP_PREFIX) and n.endswith(".npz"))
+    for name in stale:
+        os.remove(os.path.join(folder, name))
+    return stale
+
+
+class LoadError(ValueError):
+    """A file ``tc.load`` cannot read: not an .npz, truncated, corrupt, or holding something else."""
+
+
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")      # a zip's first local header, or an empty zip
+_NPY_MAGIC = b"\x93NUMPY"
+
+
+def _check_archive(path: str) -> None:
+    """Refuse, naming ``path``, whatever ``np.load`` would misread: a single .npy array, text or
+    random bytes (which np.load would offer to unpickle), a zip whose members are not .npy arrays."""
+    if os.path.isdir(path):
+        raise LoadError(f"tc.load: {path} is a folder, not a file written by tc.save")
+    with open(path, "rb") as f:
+        head = f.read(8)
+    if head.startswith(_NPY_MAGIC):
+        raise LoadError(f"tc.load: {path} is a single .npy array, not an .npz archive; read it with "
+                        "numpy.load, or write it with tc.save")
+    if not head.startswith(_ZIP_MAGIC):
+        what = "an empty file" if not head else f"its first bytes are {head!r}"
+        raise LoadError(f"tc.load: {path} is not an .npz archive ({what}); tc.load reads files written "
+                        "by tc.save or numpy.savez, and never unpickles")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            others = [n for n in archive.namelist() if not n.endswith(".npy")]
+    except (zipfile.BadZipFile, EOFError, OSError) as error:
+        raise LoadError(f"tc.load: {path} is not a readable .npz file ({error}); it may be truncated or "
+                        "corrupt") from None
+    if others:
+        raise LoadError(f"tc.load: {path} is a zip archive but not an .npz: members {others[:3]} are not "
+                        ".npy arrays")
+
+
 def load(path):
-    """Read a file written by :func:`save` (arrays come back as ndarrays, Tensors as Tensors)."""
+    """Read a file written by :func:`save` (arrays come back as ndarrays, Tensors as Tensors).
+
+    Anything else (a missing file, a truncated or corrupt one, a single .npy, text, a zip of other
+    files) raises :class:`FileNotFoundError` or :class:`LoadError` (a ValueError) naming the path.
+    """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"tc.load: no file at {path}")
+    _check_archive(path)
     try:
         with np.load(path, allow_pickle=False) as archive:
             if _STRUCTURE not in archive.files:
@@ -96,7 +168,10 @@ def load(path):
             arrays = {name: archive[name] for name in archive.files if name != _STRUCTURE}
             structure = json.loads(archive[_STRUCTURE].tobytes().decode())
     except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
-        raise ValueError(f"tc.load: {path} is not a readable tinycompress .npz file ({error}); "
-                         "it may be truncated or corrupt") from None
-    return _decode(structure, arrays)
+        raise LoadError(f"tc.load: {path} is not a readable tinycompress .npz file ({error}); "
+                        "it may be truncated or corrupt") from None
+    try:
+        return _decode(structure, arrays)
+    except (KeyError, TypeError, ValueError) as error:
+        raise LoadError(f"tc.load: {path} has a damaged structure ({type(error).__name__}: {error})") from None
 

@@ -11,7 +11,7 @@ torch = pytest.importorskip("torch")
 import tinycompress as tc  # noqa: E402
 from tinycompress.compress import binary as B  # noqa: E402
 
-from strategies import bnn_arrays, conv_configs, seeds, shapes, upstream  # noqa: E402
+from strategies import OpCase, bnn_arrays, conv_configs, double_backward_op, seeds, shapes, upstream  # noqa: E402
 
 DTYPES = [np.float32, np.float64]
 
@@ -54,6 +54,22 @@ class TorchSTE(torch.autograd.Function):
         else:
             g = grad_output.clone()
         return g, None
+
+
+class TorchMaskSTE(torch.autograd.Function):
+    """Any quantizer's STE written as the seeds write theirs: forward the quantizer (here its NumPy
+    definition), backward ``grad_output * keep(input)``, a constant mask: its double backward is zero."""
+
+    @staticmethod
+    def forward(ctx, input, quantize, keep):
+        ctx.save_for_backward(input)
+        ctx.keep = keep
+        return torch.tensor(quantize(input.detach().numpy()))
+
+    @staticmethod
+    def backward(ctx, grad_output):
+        input, = ctx.saved_tensors
+        return grad_output * ctx.keep(input), None, None
 
 
 def run_tc(fn, x, g):
@@ -385,3 +401,67 @@ def test_shift_adamax_bad_args():
     p = tc.nn.Parameter(tc.zeros(2))
     with pytest.raises(ValueError, match="ShiftAdamax"):
         B.ShiftAdamax([p], lr=-1)
+
+
+# ---------------------------------------------------------------- second order
+_ALL = lambda t: torch.ones_like(t)  # noqa: E731
+_LQ_STEP = 2.0 ** (1 - 3)
+QUANTIZERS = {  # name: (tinycompress, torch twin written like the seeds', input shape rank)
+    "Binarize": (B.Binarize.apply, TorchBinarize.apply, 1),
+    "SignSTE saturate": (lambda t: B.SignSTE.apply(t, ste="saturate"), lambda t: TorchSTE.apply(t, "saturate"), 1),
+    "SignSTE identity": (lambda t: B.SignSTE.apply(t, ste="identity"), lambda t: TorchSTE.apply(t, "identity"), 1),
+    "SignSTE soft": (lambda t: B.SignSTE.apply(t, ste="soft"), lambda t: TorchSTE.apply(t, "soft"), 1),
+    "Ternarize": (B.ternarize, lambda t: TorchMaskSTE.apply(
+        t, lambda a: B.Ternarize.apply(tc.tensor(a)).array, _ALL), 1),
+    "AP2": (B.ap2, lambda t: TorchMaskSTE.apply(t, lambda a: B.ap2(tc.tensor(a)).array, _ALL), 1),
+    "LinearQuant": (lambda t: B.linear_quant(t, 3), lambda t: TorchMaskSTE.apply(
+        t, lambda a: B.linear_quant(tc.tensor(a), 3).array, lambda x: ((x >= -1) & (x <= 1 - _LQ_STEP)).to(x.dtype)), 1),
+    "LogQuant": (lambda t: B.log_quant(t, 3), lambda t: TorchMaskSTE.apply(
+        t, lambda a: B.log_quant(tc.tensor(a), 3).array, lambda x: (x.abs() <= 1).to(x.dtype)), 1),
+    "QuantizeConvWeight": (B.QuantizeConvWeight.apply, lambda t: TorchMaskSTE.apply(
+        t, B.quantize_conv_weight, _ALL), 4),
+}
+
+
+@settings(max_examples=6)
+@pytest.mark.parametrize("name", list(QUANTIZERS))
+@given(data=st.data())
+def test_quantizers_double_backward_vs_torch_twins(name, data):
+    """grad(grad(q)·u)·v against the torch Function written the same way, float64: w.r.t. u the STE's mask
+    times v, w.r.t. x zero (the soft STE's g·max(0, 1-|x|) has a true derivative, and it is torch's)."""
+    ours, theirs, rank = QUANTIZERS[name]
+    x = data.draw(shapes(min_dims=rank, max_dims=rank).flatmap(lambda s: bnn_arrays(s, -2.0, 2.0)))
+    if name.endswith("soft"):
+        x = np.where(np.isin(np.abs(x), (0.0, 1.0)), x + 0.125, x)            # away from the kinks of 1-|x|
+    double_backward_op(OpCase(name, [(name, ours, theirs)], lambda small: st.just(([x], {}))), data)
+
+
+@pytest.mark.parametrize("name", [n for n in QUANTIZERS if not n.endswith("soft")])
+def test_ste_second_derivative_wrt_input_is_zeros_not_none(name):
+    """The STE's mask is piecewise constant in x: d/dx of the gradient is a zero tensor (x stays in the
+    gradient's graph, no allow_unused needed), while d/du is the mask."""
+    ours, _, rank = QUANTIZERS[name]
+    x = tc.tensor(np.linspace(-2.5, 2.5, 2 * 3 * 2 * 2).reshape((2, 3, 2, 2)[-rank:] if rank == 4 else (24,)),
+                  requires_grad=True)
+    y = ours(x)
+    u = tc.tensor(np.ones(y.shape), requires_grad=True)
+    (gx,) = tc.autograd.grad(y, x, u, create_graph=True)
+    gxx, gu = tc.autograd.grad((gx * gx).sum(), (x, u))
+    np.testing.assert_array_equal(gxx.array, np.zeros(x.shape))
+    np.testing.assert_array_equal(gu.array, 2 * gx.array)               # mask² · u = mask · u = gx
+
+
+@settings(max_examples=6)
+@given(data=st.data())
+def test_binarized_linear_double_backward_vs_torch_twin(data):
+    """Through BinarizedLinear (sign STEs around a linear): Hessian-vector products agree with the torch twin's."""
+    n, fin, fout = data.draw(st.integers(1, 3)), data.draw(st.integers(1, 4)), data.draw(st.integers(1, 4))
+    x = data.draw(bnn_arrays((n, fin)))
+    w = data.draw(bnn_arrays((fout, fin)))
+
+    def ours(a, b):
+        return tc.nn.functional.linear(B.Binarize.apply(a), B.Binarize.apply(b))
+
+    def theirs(a, b):
+        return torch.nn.functional.linear(TorchBinarize.apply(a), TorchBinarize.apply(b))
+    double_backward_op(OpCase("BinarizedLinear", [("", ours, theirs)], lambda small: st.just(([x, w], {}))), data)

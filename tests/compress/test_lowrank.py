@@ -361,3 +361,44 @@ def test_resnet18_svd_forward_backward_small_batch():
     loss.backward()
     for name, p in model.named_parameters():
         assert p.grad is not None and p.grad.shape == p.shape and np.all(np.isfinite(p.grad.array)), name
+
+
+# ----------------------------------------------------------------------------- second order
+def _hvp(lib, loss_fn, leaves, v):
+    """(∇loss, ∇(∇loss · v)) w.r.t. ``leaves``: a Hessian-vector product, computed with ``lib``'s autograd."""
+    first = lib.autograd.grad(loss_fn(*leaves), leaves, create_graph=True)
+    dot = sum((g * lib.tensor(vi)).sum() for g, vi in zip(first, v))
+    second = lib.autograd.grad(dot, leaves, allow_unused=True)
+    def as_np(g):
+        return np.zeros(()) if g is None else (g.array if isinstance(g, tc.Tensor) else g.detach().numpy())
+    return [as_np(g) for g in first], [as_np(g) for g in second]
+
+
+@settings(max_examples=6)
+@given(kind=st.sampled_from(["linear", "channel", "spatial"]), path=st.sampled_from(["factors", "dense"]),
+       seed=seeds())
+def test_svd_layers_hessian_vector_products_vs_torch(kind, path, seed):
+    """A squared loss through the factors: U, s, V and x second derivatives are torch's (float64)."""
+    rng = np.random.default_rng(seed)
+    if kind == "linear":
+        layer = LinearSVD(4, 3, rank=2).double()
+        x = rng.standard_normal((5, 4))
+    else:
+        layer = Conv2dSVD(2, 3, (2, 3), padding=1, decomposition=kind, rank=2).double()
+        x = rng.standard_normal((2, 2, 4, 5))
+    layer.forward_path = path
+    _randomise(layer, rng)
+    arrays = [x, layer.U.array, layer.s.array, layer.V.array, layer.bias.array]
+    v = [rng.standard_normal(a.shape) for a in arrays]
+
+    def theirs(x, U, s, V, b):
+        W = _torch_kernel(layer, U, s, V)
+        y = TF.linear(x, W, b) if kind == "linear" else TF.conv2d(x, W, b, padding=1)
+        return (y ** 2).sum()
+
+    leaves = [tc.tensor(x, requires_grad=True), layer.U, layer.s, layer.V, layer.bias]   # the layer's own parameters
+    mine = _hvp(tc, lambda x, *params: (layer(x) ** 2).sum(), leaves, v)
+    ref = _hvp(torch, theirs, [_t(a) for a in arrays], v)
+    for stage in range(2):
+        for name, m, r in zip(("x", "U", "s", "V", "bias"), mine[stage], ref[stage]):
+            _close(m, r, rtol=1e-8, atol=1e-10, what=f"{'first' if stage == 0 else 'second'} derivative, {name}")

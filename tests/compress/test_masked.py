@@ -5,8 +5,8 @@ import torch
 from hypothesis import given, settings, strategies as st
 
 import tinycompress as tc
-from tinycompress.compress.masked import LinearFunction, MaskedLinear, apply_masks, gen_mask
-from tests.strategies import masked_linear_case, upstream
+from tinycompress.compress.masked import ApplyMask, LinearFunction, MaskedLinear, apply_masks, gen_mask
+from tests.strategies import OpCase, conv_configs, double_backward_op, masked_linear_case, upstream
 
 
 @given(st.integers(0, 7), st.integers(0, 7), st.floats(0, 1))
@@ -139,8 +139,6 @@ def test_zeros_stay_zero_through_optimizers(opt, lr, wd, momentum, steps, seed, 
 
 
 def test_masked_conv2d_vs_torch_twin():
-    if not hasattr(tc.nn, "Conv2d"):
-        pytest.skip("nn.Conv2d is not written yet (MaskedConv2d subclasses it)")
     from tinycompress.compress.masked import MaskedConv2d
     from tests.strategies import conv_configs
 
@@ -174,3 +172,42 @@ def test_masked_conv2d_vs_torch_twin():
     check()
     with pytest.raises(ValueError, match=r"\(2, 1, 3, 3\)"):
         MaskedConv2d(1, 2, 3, mask=np.ones((2, 1, 2, 2)))
+
+
+# ----------------------------------------------------------------- second order
+@settings(max_examples=8)
+@given(case=masked_linear_case(), data=st.data())
+def test_linear_function_double_backward_vs_torch(case, data):
+    """Seed 002's Function is twice differentiable: its second derivatives are linear(x, W⊙M, b)'s."""
+    n, i, o, x, w, b, m, seed = case
+    def ours(x, w, b):
+        return LinearFunction.apply(x, w, b, mask=m)
+
+    def theirs(x, w, b):
+        return torch.nn.functional.linear(x, w * torch.tensor(m), b)
+    double_backward_op(OpCase("LinearFunction", [("", ours, theirs)], lambda small: st.just(([x, w, b], {}))), data)
+
+
+@settings(max_examples=6)
+@given(cfg=conv_configs(), seed=st.integers(0, 2 ** 16), data=st.data())
+def test_masked_conv2d_double_backward_vs_torch(cfg, seed, data):
+    rng = np.random.default_rng(seed)
+    k = cfg["kernel_size"]
+    wshape = (cfg["c_out"], cfg["c_in"], k, k)
+    mask = (rng.random(wshape) < 0.5).astype(np.float64)
+    opts = dict(stride=cfg["stride"], padding=cfg["padding"], dilation=cfg["dilation"])
+    x = rng.standard_normal((cfg["n"], cfg["c_in"], cfg["h"], cfg["w"]))
+    def ours(x, w):
+        return tc.nn.functional.conv2d(x, ApplyMask.apply(w, mask=mask), **opts)
+
+    def theirs(x, w):
+        return torch.nn.functional.conv2d(x, w * torch.tensor(mask), **opts)
+    arrays = [x, rng.standard_normal(wshape)]
+    double_backward_op(OpCase("MaskedConv2d", [("", ours, theirs)], lambda small: st.just((arrays, {}))), data)
+
+
+def test_linear_function_gradgradcheck():
+    rng = np.random.default_rng(0)
+    m = (rng.random((3, 4)) > 0.5).astype(np.float64)
+    x, w, b = (tc.tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 4), (3, 4), (3,)))
+    assert tc.autograd.gradgradcheck(lambda x, w, b: LinearFunction.apply(x, w, b, mask=m), [x, w, b])

@@ -1,4 +1,6 @@
 """DataLoader, TensorDataset, Subset, random_split: coverage, order, reproducibility, torch parity."""
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, strategies as st
@@ -68,14 +70,30 @@ def test_shuffle_is_reproducible_under_manual_seed_and_fresh_each_epoch():
     assert _indices(loader) != first
 
 
-def test_order_is_drawn_when_iteration_starts():
+def test_order_is_drawn_at_the_first_batch_not_by_iter():
+    """tqdm.auto's asyncio bar calls iter(loader) in its constructor and drops it: that must draw nothing."""
     loader = DataLoader(TensorDataset(np.arange(30)), batch_size=4, shuffle=True)
     tc.manual_seed(7)
     expected = _indices(loader)
     tc.manual_seed(7)
-    it = iter(loader)
-    default_generator().random(5)                                       # other draws after iter() ...
-    assert [b[0].array.tolist() for b in it] == expected                 # ... do not change this epoch
+    state = default_generator().bit_generator.state
+    it, dropped = iter(loader), iter(loader)
+    assert default_generator().bit_generator.state == state              # iter() alone draws nothing
+    first = next(it)                                                     # the draw happens here ...
+    default_generator().random(5)                                        # ... so later draws do not change it
+    assert [first[0].array.tolist()] + [b[0].array.tolist() for b in it] == expected
+    del dropped
+
+
+def test_epochs_are_the_same_through_a_tqdm_bar():
+    tqdm = pytest.importorskip("tqdm.auto").tqdm
+    loader = DataLoader(TensorDataset(np.arange(30)), batch_size=4, shuffle=True)
+    tc.manual_seed(3)
+    plain = [_indices(loader) for _ in range(2)]
+    tc.manual_seed(3)
+    with open(os.devnull, "w") as sink:
+        barred = [[b[0].array.tolist() for b in tqdm(loader, disable=False, file=sink)] for _ in range(2)]
+    assert barred == plain
 
 
 def test_own_generator_leaves_the_library_generator_alone():

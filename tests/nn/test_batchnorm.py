@@ -2,12 +2,17 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.ops.normalization import batch_norm
-from tests.strategies import seeds
+from tests.strategies import OpCase, double_backward_op, seeds
+
+
+def check_double_backward(data, name, fn, tfn, arrays):
+    """grad(grad(f)·u, create_graph)·v w.r.t. every input and u against torch's chain, in float64."""
+    double_backward_op(OpCase(name, [(name, fn, tfn)], lambda small: st.just((list(arrays), {}))), data)
 
 
 def _pair(kind, c, **kw):
@@ -99,3 +104,33 @@ def test_batchnorm_dimension_errors_and_reset():
     for kw in (dict(affine=False), dict(bias=False), dict(track_running_stats=False)):
         assert repr(nn.BatchNorm1d(3, **kw)) == repr(torch.nn.BatchNorm1d(3, **kw))
         assert list(nn.BatchNorm1d(3, **kw).state_dict()) == list(torch.nn.BatchNorm1d(3, **kw).state_dict())
+
+
+@settings(max_examples=8)
+@given(shape=st.sampled_from([(5, 3), (3, 2, 4), (2, 3, 3, 2)]), training=st.booleans(), affine=st.booleans(),
+       seed=seeds(), data=st.data())
+def test_batch_norm_double_backward_matches_torch(shape, training, affine, seed, data):
+    """Training: the fused formula differentiated again through the recomputed x̂ and σ (torch's
+    batchnorm_double_backward); eval: linear in x with the running statistics constant."""
+    rng = np.random.default_rng(seed)
+    c = shape[1]
+    mean, var = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
+    arrays = [rng.standard_normal(shape) * 2 + 1] + ([rng.standard_normal(c), rng.standard_normal(c)] if affine else [])
+
+    def ours(x, *wb):
+        return batch_norm(x, tc.tensor(mean), tc.tensor(var), *wb, training=training, eps=1e-3)
+
+    def theirs(x, *wb):
+        return torch.nn.functional.batch_norm(x, torch.tensor(mean), torch.tensor(var), *wb, training=training, eps=1e-3)
+    check_double_backward(data, f"batch_norm training={training}", ours, theirs, arrays)
+
+
+@pytest.mark.parametrize("training", [True, False])
+def test_batch_norm_gradgradcheck(training):
+    rng = np.random.default_rng(1)
+    x = tc.tensor(rng.standard_normal((3, 2, 2, 2)), requires_grad=True)
+    w, b = tc.tensor(rng.standard_normal(2), requires_grad=True), tc.tensor(rng.standard_normal(2), requires_grad=True)
+    mean, var = tc.tensor(rng.standard_normal(2)), tc.tensor(rng.uniform(0.5, 2.0, 2))
+    assert tc.autograd.gradgradcheck(lambda x, w, b: batch_norm(x, None if training else mean,
+                                                                None if training else var, w, b, training=training),
+                                     (x, w, b))

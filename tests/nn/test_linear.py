@@ -2,12 +2,17 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given
+from hypothesis import given, settings, strategies as st
 
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.utils import from_torch_state_dict, to_torch_state_dict
-from tests.strategies import linear_cases, upstream
+from tests.strategies import OpCase, double_backward_op, linear_cases, upstream
+
+
+def check_double_backward(data, name, fn, tfn, arrays):
+    """grad(grad(f)·u, create_graph)·v w.r.t. every input and u against torch's chain, in float64."""
+    double_backward_op(OpCase(name, [(name, fn, tfn)], lambda small: st.just((list(arrays), {}))), data)
 
 
 @given(linear_cases())
@@ -72,3 +77,19 @@ def test_torch_state_dict_bridge_round_trips():
     np.testing.assert_array_equal(sd["weight"], twin.weight.detach().numpy())
     back = to_torch_state_dict(sd)
     assert torch.equal(back["bias"], twin.bias.detach())
+
+
+@settings(max_examples=8)
+@given(case=linear_cases(), data=st.data())
+def test_linear_double_backward_matches_torch(case, data):
+    batch, fin, fout, bias, seed = case
+    rng = np.random.default_rng(seed)
+    arrays = [rng.standard_normal(batch + (fin,)), rng.standard_normal((fout, fin))]
+    arrays += [rng.standard_normal(fout)] if bias else []
+    check_double_backward(data, "linear", tc.nn.functional.linear, torch.nn.functional.linear, arrays)
+
+
+def test_linear_gradgradcheck():
+    rng = np.random.default_rng(0)
+    x, w, b = (tc.tensor(rng.standard_normal(s), requires_grad=True) for s in ((2, 3, 4), (2, 4), (2,)))
+    assert tc.autograd.gradgradcheck(tc.nn.functional.linear, (x, w, b))

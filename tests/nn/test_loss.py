@@ -3,12 +3,17 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from hypothesis import given, settings
+from hypothesis import given, settings, strategies as st
 
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.nn import functional as F
-from tests.strategies import class_loss_cases, pair_loss_cases, upstream
+from tests.strategies import OpCase, class_loss_cases, double_backward_op, pair_loss_cases, upstream
+
+
+def check_double_backward(data, name, fn, tfn, arrays):
+    """grad(grad(f)·u, create_graph)·v w.r.t. every input and u against torch's chain, in float64."""
+    double_backward_op(OpCase(name, [(name, fn, tfn)], lambda small: st.just((list(arrays), {}))), data)
 
 
 def _compare(loss, loss_t, leaves, leaves_t, seed=0, rtol=1e-4, atol=1e-5):
@@ -125,3 +130,61 @@ def test_loss_errors_are_clear():
         F.l1_loss(x, tc.randn(4, 3))
     with pytest.raises(RuntimeError, match="between 0 and 1"):
         F.binary_cross_entropy(x * 10, tc.rand(3, 4))
+
+
+@settings(max_examples=8)
+@given(case=class_loss_cases(), data=st.data())
+def test_cross_entropy_and_nll_double_backward_match_torch(case, data):
+    """cross_entropy's fused backward differentiated again (p = softmax(x) recomputed); nll's backward is a
+    scatter whose derivative w.r.t. x is zero and w.r.t. the upstream gradient nll_loss itself."""
+    logits, target, weight, ignore, reduction, eps = case
+    opts = dict(ignore_index=ignore, reduction=reduction)
+    w, wt = (None, None) if weight is None else (tc.tensor(weight), torch.tensor(weight))
+    check_double_backward(data, "cross_entropy",
+                          lambda a: F.cross_entropy(a, tc.tensor(target), w, label_smoothing=eps, **opts),
+                          lambda a: TF.cross_entropy(a, torch.tensor(target), wt, label_smoothing=eps, **opts), [logits])
+    check_double_backward(data, "nll_loss", lambda a: F.nll_loss(a, tc.tensor(target), w, **opts),
+                          lambda a: TF.nll_loss(a, torch.tensor(target), wt, **opts), [logits])
+
+
+@settings(max_examples=8)
+@given(case=pair_loss_cases(), data=st.data())
+def test_pair_losses_double_backward_match_torch(case, data):
+    x, y, w, pw, reduction = case
+    x = x + 0.05 * np.sign(x - y)                                        # away from l1's kink
+    prob = np.clip(1 / (1 + np.exp(-x)), 0.05, 0.95)
+    wo, wt = (None, None) if w is None else (tc.tensor(w), torch.tensor(w))
+    po, pt = (None, None) if pw is None else (tc.tensor(pw), torch.tensor(pw))
+    r = dict(reduction=reduction)
+    check_double_backward(data, "mse_loss", lambda a, b: F.mse_loss(a, b, **r), lambda a, b: TF.mse_loss(a, b, **r), [x, y])
+    check_double_backward(data, "l1_loss", lambda a, b: F.l1_loss(a, b, **r), lambda a, b: TF.l1_loss(a, b, **r), [x, y])
+    check_double_backward(data, "binary_cross_entropy", lambda a, b: F.binary_cross_entropy(a, b, wo, **r),
+                          lambda a, b: TF.binary_cross_entropy(a, b, wt, **r), [prob, y])
+    check_double_backward(data, "binary_cross_entropy_with_logits",
+                          lambda a, b: F.binary_cross_entropy_with_logits(a, b, wo, pos_weight=po, **r),
+                          lambda a, b: TF.binary_cross_entropy_with_logits(a, b, wt, pos_weight=pt, **r), [x, y])
+
+
+def test_nll_second_derivative_wrt_input_is_zeros():
+    x = tc.tensor(np.random.default_rng(0).standard_normal((3, 4)), requires_grad=True)
+    (gx,) = tc.autograd.grad(F.nll_loss(x, tc.tensor([0, 3, 1])), x, create_graph=True)
+    (gxx,) = tc.autograd.grad((gx * gx).sum(), x)          # x is in the graph of its gradient: zeros, as torch
+    np.testing.assert_array_equal(gxx.array, np.zeros((3, 4)))
+
+
+@settings(max_examples=4)
+@given(class_loss_cases(small=True), pair_loss_cases(small=True))
+def test_losses_gradgradcheck(class_case, pair_case):
+    logits, target, weight, ignore, reduction, eps = class_case
+    w = None if weight is None else tc.tensor(weight)
+    assert tc.autograd.gradgradcheck(lambda a: F.cross_entropy(a, tc.tensor(target), w, ignore_index=ignore,
+                                                               reduction=reduction, label_smoothing=eps),
+                                     (tc.tensor(logits, requires_grad=True),))
+    x, y, wp, pw, reduction = pair_case
+    a, b = tc.tensor(x, requires_grad=True), tc.tensor(y, requires_grad=True)
+    p = tc.tensor(np.clip(1 / (1 + np.exp(-x)), 0.1, 0.9), requires_grad=True)
+    assert tc.autograd.gradgradcheck(lambda u, v: F.mse_loss(u, v, reduction=reduction), (a, b))
+    assert tc.autograd.gradgradcheck(lambda u, v: F.binary_cross_entropy(u, v, reduction=reduction), (p, b))
+    assert tc.autograd.gradgradcheck(lambda u, v: F.binary_cross_entropy_with_logits(
+        u, v, None if wp is None else tc.tensor(wp), reduction=reduction,
+        pos_weight=None if pw is None else tc.tensor(pw)), (a, b))

@@ -1,5 +1,5 @@
 """Autograd: ``Function`` and its context, the backward engine, grad mode, and study tools."""
-from .function import AccumulateGrad, BackwardNode, Context, Function, FunctionCtx, LegacyFunction, once_differentiable
+from .function import AccumulateGrad, BackwardNode, Context, Function, FunctionCtx, once_differentiable
 from . import function
 from .grad_mode import enable_grad, is_grad_enabled, no_grad, set_grad_enabled
 from .engine import sum_to_shape

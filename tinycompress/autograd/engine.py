@@ -46,7 +46,7 @@ def backward(root: Tensor, gradient=None, retain_graph=None, create_graph: bool 
     if inputs is not None:
         inputs = (inputs,) if isinstance(inputs, Tensor) else tuple(inputs)
         if not inputs:
-            raise RuntimeError("'inputs' argument to backward() cannot be empty.")
+            raise RuntimeError("`inputs` argument to `backward()` cannot be empty.")
     run_backward((root,), (gradient,), retain_graph, create_graph, inputs=inputs, accumulate=True)
 
 
@@ -63,7 +63,9 @@ def run_backward(roots, seeds, retain_graph=None, create_graph=False, inputs=Non
             if not isinstance(t, Tensor):
                 raise TypeError(f"inputs[{position}] is a {type(t).__name__}, not a Tensor")
             if not t.requires_grad:
-                raise RuntimeError(f"One of the differentiated Tensors (inputs[{position}]) does not require grad")
+                raise RuntimeError(f"One of the differentiated Tensors does not require grad (inputs[{position}])")
+            if accumulate and t.grad_fn is not None:
+                t.retain_grad()             # as torch: backward(inputs=[y]) keeps y's gradient from now on
             key = (t.grad_fn, t._out_index) if t.grad_fn is not None else id(t)
             targets.setdefault(key, []).append(position)
     captured = [None] * len(inputs) if inputs is not None else None
@@ -97,9 +99,12 @@ def run_backward(roots, seeds, retain_graph=None, create_graph=False, inputs=Non
                 raise RuntimeError(
                     f"Trying to backward through the graph a second time ({node.name()} was freed by an earlier "
                     "backward). Specify retain_graph=True on the first backward() or autograd.grad() call.")
-            grads = _pre_hooks(node, grads)
-            if targets is not None:
-                sink.capture_nonleaf(node, grads, create_graph)
+            hooked = _pre_hooks(node, grads)
+            if targets is not None and not accumulate:
+                # torch captures after the tensor hooks, unless the node runs on (a target behind it):
+                # then its capture comes first and the hooks run with its backward
+                sink.capture_nonleaf(node, grads if node in needed.behind else hooked, create_graph)
+            grads = hooked
             if node._retained:
                 for index, ref in node._retained.items():
                     tensor = ref()
@@ -237,14 +242,7 @@ def _call_backward(node, grads, create_graph):
     if node.materialize_grads:
         grads = [Tensor._wrap(np.zeros(m[0], m[1])) if g is None and m is not None else g
                  for g, m in zip(grads, node._meta)]
-    function = node._function
-    if function._legacy:
-        from .function import _guard_double_backward
-        with grad_mode.no_grad():
-            results = function.backward(node, *[None if g is None else g.array for g in grads])
-        results = _guard_double_backward(node, grads, results)
-    else:
-        results = function.backward(node, *grads)
+    results = node._function.backward(node, *grads)
     if not isinstance(results, tuple):
         results = (results,)
     edges = node._edges
@@ -335,15 +333,13 @@ class _Sink:
         _accumulate_grad(tensor, grad, create_graph)
 
     def capture_nonleaf(self, node, grads, create_graph) -> None:
+        """autograd.grad's non-leaf inputs (backward's are retained tensors, filled like any other)."""
         for index, g in enumerate(grads):
             positions = self.targets.get((node, index))
             if positions is None or g is None:
                 continue
-            if self.accumulate:
-                _accumulate_grad(self.inputs[positions[0]], g, create_graph, copy=True)
-            else:
-                for p in positions:
-                    self.captured[p] = g if create_graph else Tensor._wrap(g.array.copy())
+            for p in positions:
+                self.captured[p] = g if create_graph else Tensor._wrap(g.array.copy())
 
 
 def _accumulate_grad(tensor: Tensor, grad: Tensor, create_graph: bool, copy: bool = False) -> None:

@@ -62,7 +62,7 @@ class BackwardNode:
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors (or None) for ``backward``; read them back from ``saved_tensors``."""
         for i, t in enumerate(tensors):
-            if t is not None and not isinstance(t, Tensor) and not self._function._legacy:
+            if t is not None and not isinstance(t, Tensor):
                 raise TypeError(f"save_for_backward can only save tensors (or None), but argument {i} is "
                                 f"of type {type(t).__name__}: wrap an array as tc.as_tensor(array)")
         self._saved = tensors
@@ -178,8 +178,6 @@ def _unpack(node, entry):
         t = Tensor._wrap(entry.array, node, entry.index)
         t._vc = entry.version_box
         return t
-    if type(entry) is not tuple:                  # a LegacyFunction's saved array
-        return entry
     tensor, version = entry
     if tensor._version != version:
         where = (f", which is output {tensor._out_index} of {_op_name(tensor.grad_fn)},"
@@ -211,8 +209,6 @@ def _array_of(x):
 class Function:
     """Base class of differentiable operations; subclass and write ``forward`` and ``backward``."""
 
-    _legacy = False
-
     @staticmethod
     def forward(ctx, *args, **kwargs):
         raise NotImplementedError("a Function subclass must implement forward(ctx, *args)")
@@ -228,9 +224,6 @@ class Function:
         needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         record = _state.enabled and True in needs
         ctx = BackwardNode(cls, needs)
-        if cls._legacy:
-            args_in = args
-            args = tuple([a.array if isinstance(a, Tensor) else a for a in args])
         if _state.enabled:
             _state.enabled = False
             try:
@@ -239,8 +232,6 @@ class Function:
                 _state.enabled = True
         else:
             result = cls.forward(ctx, *args, **kwargs)
-        if cls._legacy:
-            args = args_in
         single = type(result) is not tuple
         outputs = (result,) if single else result
         if not record:
@@ -300,11 +291,14 @@ def _record(cls, ctx, args, outputs):
             t = o
             t.grad_fn, t._out_index = ctx, i
         else:
-            array = o.array if isinstance(o, Tensor) else o
+            array = raw = o.array if isinstance(o, Tensor) else o
             if type(array) is not np.ndarray:
-                t = _non_tensor_output(array, cls)
-                array = t.array
+                array = _saved_scalar(saved, args, raw)
+                if array is None:
+                    array = _non_tensor_output(raw, cls).array
             t = Tensor._wrap(array, ctx, i)
+            if non_diff and raw is not array and any(raw is a for a in non_diff):
+                non_diff = non_diff + (array,)      # a NumPy scalar marked non-differentiable
         if any(t.array is a for a in non_diff if a is not None):
             t.grad_fn, t.requires_grad = None, False
         else:
@@ -319,8 +313,6 @@ def _record(cls, ctx, args, outputs):
         for s in saved:
             if s is None:
                 packed.append(None)
-            elif not isinstance(s, Tensor):           # a LegacyFunction's array
-                packed.append(s)
             elif id(s) not in inputs and id(s.array) in boxes and boxes[id(s.array)][0].grad_fn is ctx:
                 out, index = boxes[id(s.array)]
                 packed.append(_SavedOutput(out.array, index, out._version_box()))
@@ -328,6 +320,23 @@ def _record(cls, ctx, args, outputs):
                 packed.append((s, s._version))
         ctx._saved = packed
     return tuple(wrapped)
+
+
+def _saved_scalar(saved, args, scalar):
+    """The array of a saved tensor made from ``scalar``, a NumPy scalar that forward returned.
+
+    A ufunc on a 0-d array returns a NumPy scalar, so ``out = np.tanh(x.array);
+    ctx.save_for_backward(as_tensor(out)); return out`` saves a 0-d array that is not the output's:
+    the saved tensor with the same dtype and bits (made in forward: no graph, no version) is taken
+    as the output, as it is for every other shape."""
+    if not isinstance(scalar, np.generic) or not saved:
+        return None
+    for s in saved:
+        if (isinstance(s, Tensor) and s.grad_fn is None and not s.requires_grad and s._vc is None
+                and s.array.ndim == 0 and s.array.dtype == scalar.dtype
+                and s.array.tobytes() == scalar.tobytes() and not any(s is a for a in args)):
+            return s.array
+    return None
 
 
 # --------------------------------------------------------------------------- once_differentiable
@@ -340,6 +349,7 @@ class _DelayedError(Function):
 
     @staticmethod
     def backward(ctx, *grads):
+        """no formula: the backward it stands for was computed outside the graph, so this raises"""
         raise RuntimeError(ctx.message)
 
 
@@ -378,10 +388,3 @@ def _guard_double_backward(ctx, grads, results):
         node._edges, node._meta = edges, [(array.shape, array.dtype)]
         out.append(Tensor._wrap(array, node, 0))
     return out[0] if single else tuple(out)
-
-
-class LegacyFunction(Function):
-    """Migration shim: ``forward`` and ``backward`` on ndarrays, first order only. Every library
-    Function is being rewritten on Tensors; this class goes when none is left."""
-
-    _legacy = True

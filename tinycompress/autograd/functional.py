@@ -203,4 +203,4 @@ def hessian(func, inputs, create_graph: bool = False, strict: bool = False, vect
         return tuple(Tensor._wrap(np.zeros(x.shape, x.dtype)) if g is None else g for g, x in zip(grads, xs))
 
     result = jacobian(gradient, inputs, create_graph=create_graph, strict=strict)
-    return result if in_tuple else result[0]
+    return result if in_tuple else result[0][0]

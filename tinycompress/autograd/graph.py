@@ -7,7 +7,8 @@ from ..tensor import Tensor
 def to_dot(tensor: Tensor, name: str = "graph") -> str:
     """DOT text with one box per leaf (its shape) and one ellipse per Function node.
 
-    Render it with ``dot -Tpng``; edges point from inputs to the operation that used them.
+    Render it with ``dot -Tpng``; edges point from inputs to the operation that used them. The graph
+    of a gradient taken with ``create_graph=True`` draws like any other (its nodes are the backward's ops).
     """
     lines = [f"digraph {name} {{", "  rankdir=LR;", '  node [fontname="Helvetica"];']
     seen = set()
@@ -36,13 +37,14 @@ def to_dot(tensor: Tensor, name: str = "graph") -> str:
             continue
         seen.add(key)
         lines.append(f'  {key} [shape=ellipse, label="{node.name()}"];')
-        for t in node.inputs:
-            if t is None:
+        for edge in node._edges or ():
+            if edge is None:
                 continue
-            if t.grad_fn is None:
-                lines.append(f"  {label_leaf(t)} -> {key};")
+            parent, slot = edge
+            if parent is None:                       # a leaf: slot is the tensor itself
+                lines.append(f"  {label_leaf(slot)} -> {key};")
             else:
-                lines.append(f"  n{id(t.grad_fn)} -> {key};")
-                stack.append(t.grad_fn)
+                lines.append(f"  n{id(parent)} -> {key};")
+                stack.append(parent)
     lines.append("}")
     return "\n".join(lines)

@@ -1,6 +1,7 @@
 """Binarized networks (seeds 000 and 001; Courbariaux, Hubara et al. 2016).
 
-Quantizers (all :class:`~tinycompress.autograd.Function` s, forward and backward on NumPy arrays):
+Quantizers (all :class:`~tinycompress.autograd.Function` s: forward in NumPy, backward in the library's ops;
+the straight-through masks are piecewise constant, so every second derivative through them is zero):
 
 * :class:`Binarize` -- seed 000's Function, kept faithful: ``sign`` with 0 -> +1, saturating STE
   whose backward zeroes ``grad_output`` *in place* where ``|x| > 1`` (as the seed does).
@@ -24,11 +25,12 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..autograd import Function, LegacyFunction
+from ..autograd import Function, is_grad_enabled
 from ..callbacks import Callback
 from ..nn import functional as F
 from ..optim.optimizer import Optimizer
 from ..random import default_generator
+from ..ops._util import as_tensor
 from ..tensor import Tensor
 
 STES = ("saturate", "identity", "soft")
@@ -40,13 +42,44 @@ def _check_ste(ste: str) -> str:
     return ste
 
 
-def _ste_grad(g: np.ndarray, x: np.ndarray, ste: str) -> np.ndarray:
+class StraightThrough(Function):
+    """A straight-through estimator's backward: g with the entries of the mask ``zero`` (computed from x)
+    set to 0, or g itself (``zero=None``). Linear in g; x (an input here, or None) enters only through the
+    piecewise constant mask, so its derivative is zero. ``inplace`` writes into g (first order only: the
+    engine hands each backward a gradient it may overwrite)."""
+
+    @staticmethod
+    def forward(ctx, grad, x=None, zero=None, inplace=False):
+        ctx.zero, ctx.input_size = zero, None if x is None else x.shape
+        g = grad.array
+        if zero is None:
+            return g
+        if inplace:
+            np.copyto(g, 0, where=zero)
+            return g
+        return np.where(zero, g.dtype.type(0), g)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """∂g = h with the masked entries 0, ∂x = 0"""
+        gg = StraightThrough.apply(grad, None, zero=ctx.zero) if ctx.needs_input_grad[0] else None
+        gx = Tensor._wrap(np.zeros(ctx.input_size, grad.dtype)) if ctx.needs_input_grad[1] else None
+        return gg, gx
+
+
+def straight_through(grad, x, zero=None):
+    """``grad`` with ``grad[zero] = 0`` as a differentiable op (see :class:`StraightThrough`); in place on a
+    first-order backward."""
+    return StraightThrough.apply(grad, x, zero=zero, inplace=not is_grad_enabled())
+
+
+def _ste_grad(g, x, ste: str):
     """The estimator's gradient: saturate ``g·1{|x|<=1}``, identity ``g``, soft ``g·max(0, 1-|x|)``."""
     if ste == "saturate":
-        return g * (np.abs(x) <= 1)
+        return straight_through(g, x, np.abs(x.array) > 1)
     if ste == "soft":
-        return g * np.maximum(0, 1 - np.abs(x)).astype(g.dtype, copy=False)
-    return g
+        return g * (1 - x.abs()).clamp(min=0)
+    return straight_through(g, x)
 
 
 def _sign(x: np.ndarray) -> np.ndarray:
@@ -60,32 +93,31 @@ def _sign(x: np.ndarray) -> np.ndarray:
 # ------------------------------------------------------------------------------------------------
 # Quantizer Functions
 # ------------------------------------------------------------------------------------------------
-class Binarize(LegacyFunction):
+class Binarize(Function):
     """Seed 000's ``Binarize``: ``forward x_b = sign(x)`` (0 -> +1);
     ``backward g_x = g · 1{-1 <= x <= 1}``.
 
-    Faithful to the seed, backward writes into ``grad_output`` in place and returns it; our engine hands
-    each backward a gradient it may overwrite. The seed's ``g[x > 1] = 0; g[x < -1] = 0`` is computed
-    as one masked copy of 0 where ``x > 1 or x < -1`` (the same entries, NaN kept as the seed keeps it;
-    on trained latent weights, where that mask is nearly all False, ~15% faster than two boolean-index
-    assignments).
+    As the seed, a first-order backward writes into ``grad_output`` in place (our engine hands each backward
+    a gradient it may overwrite): the seed's ``g[x > 1] = 0; g[x < -1] = 0`` as one masked copy of 0 where
+    ``x > 1 or x < -1`` (the same entries, NaN kept as the seed keeps it; on trained latent weights, where
+    that mask is nearly all False, faster than two boolean-index assignments).
     """
 
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return _sign(x)
+        return _sign(x.array)
 
     @staticmethod
     def backward(ctx, grad_output):
+        """∂x = g · 1{-1 <= x <= 1}   (straight through; its own derivative w.r.t. x is 0)"""
         (x,) = ctx.saved_tensors
-        outside = x > 1
-        outside |= x < -1
-        np.copyto(grad_output, 0, where=outside)   # in place, as the seed's grad_input[input > 1] = 0 (and < -1)
-        return grad_output
+        outside = x.array > 1
+        outside |= x.array < -1
+        return straight_through(grad_output, x, outside)
 
 
-class SignSTE(LegacyFunction):
+class SignSTE(Function):
     """Deterministic binarization ``x_b = +1 if x >= 0 else -1``; backward is the chosen STE
     (``saturate``: ``g·1{|x|<=1}``, ``identity``: ``g``, ``soft``: ``g·max(0, 1-|x|)``)."""
 
@@ -93,15 +125,16 @@ class SignSTE(LegacyFunction):
     def forward(ctx, x, *, ste="saturate"):
         ctx.ste = _check_ste(ste)
         ctx.save_for_backward(x)
-        return _sign(x)
+        return _sign(x.array)
 
     @staticmethod
     def backward(ctx, g):
+        """∂x = the STE: saturate g·1{|x|<=1}, identity g, soft g·max(0, 1-|x|)"""
         (x,) = ctx.saved_tensors
         return _ste_grad(g, x, ctx.ste)
 
 
-class StochasticBinarize(LegacyFunction):
+class StochasticBinarize(Function):
     """Stochastic binarization: ``x_b = +1`` with probability ``σ(x) = clip((x + 1)/2, 0, 1)``,
     else ``-1``; i.e. ``x_b = +1 if u < σ(x)`` for ``u ~ U[0, 1)`` drawn from the library's
     generator (or given as ``noise``). Backward: the chosen STE, as :class:`SignSTE`."""
@@ -109,16 +142,18 @@ class StochasticBinarize(LegacyFunction):
     @staticmethod
     def forward(ctx, x, *, ste="saturate", noise=None):
         ctx.ste = _check_ste(ste)
+        a = x.array
         if noise is None:
-            noise = default_generator().random(x.shape, dtype=np.float64)
-        elif np.shape(noise) != x.shape:
-            raise ValueError(f"StochasticBinarize: noise shape {np.shape(noise)} != input shape {x.shape}")
-        p = np.clip((x + 1) / 2, 0, 1)
+            noise = default_generator().random(a.shape, dtype=np.float64)
+        elif np.shape(noise) != a.shape:
+            raise ValueError(f"StochasticBinarize: noise shape {np.shape(noise)} != input shape {a.shape}")
+        p = np.clip((a + 1) / 2, 0, 1)
         ctx.save_for_backward(x)
-        return np.where(noise < p, 1, -1).astype(x.dtype, copy=False)
+        return np.where(noise < p, 1, -1).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
+        """∂x = the STE, as :class:`SignSTE`"""
         (x,) = ctx.saved_tensors
         return _ste_grad(g, x, ctx.ste)
 
@@ -127,7 +162,7 @@ def _reduce_dims(x: np.ndarray, per_channel: bool):
     return tuple(range(1, x.ndim)) if per_channel else None
 
 
-class Ternarize(LegacyFunction):
+class Ternarize(Function):
     """TWN ternarization: ``t = sign(w)·1{|w| > Δ}`` with ``Δ = 0.7·mean|w|`` (over the whole
     tensor, or per output channel -- over all dims but the first -- if ``per_channel``).
     Backward: the chosen STE (default identity, as for weights)."""
@@ -135,12 +170,14 @@ class Ternarize(LegacyFunction):
     @staticmethod
     def forward(ctx, w, *, ste="identity", per_channel=False):
         ctx.ste = _check_ste(ste)
-        delta = 0.7 * np.mean(np.abs(w), axis=_reduce_dims(w, per_channel), keepdims=True)
         ctx.save_for_backward(w)
+        w = w.array
+        delta = 0.7 * np.mean(np.abs(w), axis=_reduce_dims(w, per_channel), keepdims=True)
         return (np.sign(w) * (np.abs(w) > delta)).astype(w.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
+        """∂w = the STE (default identity: g)"""
         (w,) = ctx.saved_tensors
         return _ste_grad(g, w, ctx.ste)
 
@@ -153,17 +190,20 @@ def _ap2(x: np.ndarray) -> np.ndarray:
     return np.where(x == 0, 0, out).astype(x.dtype, copy=False)
 
 
-class AP2(LegacyFunction):
+class AP2(Function):
     """Approximate power of two: ``AP2(x) = sign(x)·2^round(log2|x|)`` (``AP2(0) = 0``), so that
     ``a·AP2(b)`` is a shift of ``a`` (the paper's ``a ≪≫ b``). Backward: identity STE ``g``."""
 
     @staticmethod
     def forward(ctx, x):
-        return _ap2(x)
+        ctx.save_for_backward(x)
+        return _ap2(x.array)
 
     @staticmethod
     def backward(ctx, g):
-        return g
+        """∂x = g   (identity STE)"""
+        (x,) = ctx.saved_tensors
+        return straight_through(g, x)
 
 
 def _linear_range(bits: int):
@@ -173,7 +213,7 @@ def _linear_range(bits: int):
     return step, -1.0, 1.0 - step
 
 
-class LinearQuant(LegacyFunction):
+class LinearQuant(Function):
     """Fixed-point quantizer ``LinearQuant(x, bits) = clip(round(x / s)·s, minV, maxV)`` with step
     ``s = 2^(1-bits)``, ``minV = -1``, ``maxV = 1 - s`` (signed fixed point on [-1, 1), 2^bits
     levels). Backward: saturating STE ``g·1{minV <= x <= maxV}``."""
@@ -183,15 +223,17 @@ class LinearQuant(LegacyFunction):
         s, lo, hi = _linear_range(bits)
         ctx.save_for_backward(x)
         ctx.lo, ctx.hi = lo, hi
-        return np.clip(np.round(x / s) * s, lo, hi).astype(x.dtype, copy=False)
+        a = x.array
+        return np.clip(np.round(a / s) * s, lo, hi).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
+        """∂x = g·1{minV <= x <= maxV}   (saturating STE)"""
         (x,) = ctx.saved_tensors
-        return g * ((x >= ctx.lo) & (x <= ctx.hi))
+        return straight_through(g, x, (x.array < ctx.lo) | (x.array > ctx.hi))
 
 
-class LogQuant(LegacyFunction):
+class LogQuant(Function):
     """Logarithmic quantizer ``LogQuant(x, bits) = clip(AP2(x), minV, maxV)``: one sign bit and
     ``bits - 1`` exponent bits, ``|q| ∈ {2^e : e = -(2^(bits-1) - 1), ..., 0}``, so magnitudes
     are clipped to ``[minV, maxV] = [2^-(2^(bits-1)-1), 1]`` (0 stays 0).
@@ -202,15 +244,16 @@ class LogQuant(LegacyFunction):
         if not isinstance(bits, (int, np.integer)) or bits < 2:
             raise ValueError(f"bits must be an int >= 2, got {bits!r}")
         lo = 2.0 ** -(2 ** (bits - 1) - 1)
-        q = _ap2(x)
-        mag = np.clip(np.abs(q), lo, 1.0)
         ctx.save_for_backward(x)
-        return np.where(x == 0, 0, np.sign(x) * mag).astype(x.dtype, copy=False)
+        a = x.array
+        mag = np.clip(np.abs(_ap2(a)), lo, 1.0)
+        return np.where(a == 0, 0, np.sign(a) * mag).astype(a.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
+        """∂x = g·1{|x| <= maxV}   (saturating STE, maxV = 1)"""
         (x,) = ctx.saved_tensors
-        return g * (np.abs(x) <= 1)
+        return straight_through(g, x, np.abs(x.array) > 1)
 
 
 # functional forms --------------------------------------------------------------------------------
@@ -218,24 +261,24 @@ def binarize(x, stochastic=False, ste="saturate", training=True):
     """Deterministic (default) or stochastic binarization; stochastic only while ``training``
     (in eval mode it is the deterministic sign, as in the paper's test time)."""
     if stochastic and training:
-        return StochasticBinarize.apply(x, ste=ste)
-    return SignSTE.apply(x, ste=ste)
+        return StochasticBinarize.apply(as_tensor(x), ste=ste)
+    return SignSTE.apply(as_tensor(x), ste=ste)
 
 
 def ternarize(w, ste="identity", per_channel=False):
-    return Ternarize.apply(w, ste=ste, per_channel=per_channel)
+    return Ternarize.apply(as_tensor(w), ste=ste, per_channel=per_channel)
 
 
 def ap2(x):
-    return AP2.apply(x)
+    return AP2.apply(as_tensor(x))
 
 
 def linear_quant(x, bits):
-    return LinearQuant.apply(x, bits=bits)
+    return LinearQuant.apply(as_tensor(x), bits=bits)
 
 
 def log_quant(x, bits):
-    return LogQuant.apply(x, bits=bits)
+    return LogQuant.apply(as_tensor(x), bits=bits)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -295,17 +338,20 @@ def binary_conv_weight(layer) -> tuple[np.ndarray, np.ndarray | None]:
     return q, (alpha.reshape(-1) if layer.scale == "channel" else None)
 
 
-class QuantizeConvWeight(LegacyFunction):
+class QuantizeConvWeight(Function):
     """Forward: :func:`quantize_conv_weight`; backward: identity STE ``g`` (seed 001's
     ``Binary_w``, whose centering, clamping and ``α`` act on ``.array`` and carry no gradient)."""
 
     @staticmethod
     def forward(ctx, w, *, weight_quant="binary", scale="channel"):
-        return quantize_conv_weight(w, weight_quant, scale)
+        ctx.save_for_backward(w)
+        return quantize_conv_weight(w.array, weight_quant, scale)
 
     @staticmethod
     def backward(ctx, g):
-        return g
+        """∂w = g   (identity STE)"""
+        (w,) = ctx.saved_tensors
+        return straight_through(g, w)
 
 
 class BinarizedConv2d(nn.Conv2d):

@@ -39,6 +39,7 @@ from ..autograd import no_grad
 from ..callbacks import Callback
 from ..factories import eye, zeros
 from ..nn import functional as F
+from ..ops.conv import pair
 from ..tensor import Tensor
 
 __all__ = ["LinearSVD", "Conv2dSVD", "SVD_LAYERS", "svd_layers", "svd_regularizer", "orthogonality_loss",
@@ -198,10 +199,6 @@ class LinearSVD(_SVDFactors, nn.Linear):
 
 
 # ----------------------------------------------------------------------------- Conv2dSVD
-def _pair(v) -> tuple[int, int]:
-    return tuple(v) if isinstance(v, (tuple, list)) else (v, v)
-
-
 def _out_size(size: int, k: int, s: int, p: int, d: int) -> int:
     return (size + 2 * p - d * (k - 1) - 1) // s + 1
 
@@ -247,7 +244,7 @@ class Conv2dSVD(_SVDFactors, nn.Conv2d):
             raise ValueError(f"Conv2dSVD supports padding_mode='zeros' only, got {padding_mode!r}")
         if isinstance(padding, str):
             raise ValueError(f"Conv2dSVD needs numeric padding, got {padding!r}: give the (ph, pw) it stands for")
-        kh, kw = _pair(kernel_size)
+        kh, kw = pair(kernel_size, "kernel_size")
         n, c = int(out_channels), int(in_channels)
         rows, cols = (n, c * kh * kw) if decomposition == "channel" else (c * kh, n * kw)
         rank = _check_rank(rank, min(rows, cols), f"Conv2dSVD({decomposition})")

@@ -23,8 +23,9 @@ from __future__ import annotations
 import numpy as np
 
 from .. import nn
-from ..autograd import Function, LegacyFunction, no_grad
+from ..autograd import Function, no_grad
 from ..callbacks import Callback
+from ..nn import functional as F
 from ..random import default_generator
 from ..tensor import Tensor
 
@@ -48,53 +49,60 @@ def gen_mask(row: int, col: int, percent: float = 0.5, num_zeros: int | None = N
     return mask.reshape(row, col)
 
 
-class LinearFunction(LegacyFunction):
+class LinearFunction(Function):
     """Seed 002's Function: ``y = x (W⊙M)ᵀ + b`` for x (*, in), W and M (out, in), b (out,).
 
-    backward: ∂x = g (W⊙M), ∂W = (gᵀ x) ⊙ M, ∂b = Σ g over the leading dims, ∂M = None.
     ``mask`` may be passed positionally (a Tensor that needs no grad) or as a keyword array.
     """
 
     @staticmethod
     def forward(ctx, input, weight, bias=None, mask=None):
-        if input.dtype != weight.dtype or input.shape[-1:] != weight.shape[1:]:
-            raise RuntimeError(f"LinearFunction: input {input.shape} {input.dtype} does not match weight "
-                               f"{weight.shape} {weight.dtype} (need input (*, {weight.shape[1]}) of the "
+        x, w = input.array, weight.array
+        if x.dtype != w.dtype or x.shape[-1:] != w.shape[1:]:
+            raise RuntimeError(f"LinearFunction: input {x.shape} {x.dtype} does not match weight "
+                               f"{w.shape} {w.dtype} (need input (*, {w.shape[1]}) of the "
                                "weight's dtype; convert with .float() or .double())")
-        w = weight if mask is None else weight * mask.astype(weight.dtype, copy=False)
-        ctx.save_for_backward(input, w, mask)
-        x2 = input.reshape(-1, input.shape[-1])
-        y = x2 @ w.T
+        m = None if mask is None else (mask.array if isinstance(mask, Tensor) else mask).astype(w.dtype, copy=False)
+        if m is not None:
+            w = w * m
+        ctx.save_for_backward(input, weight)
+        ctx.mask = m
+        y = x.reshape(-1, x.shape[-1]) @ w.T
         if bias is not None:
-            y += bias
-        return y.reshape(input.shape[:-1] + (weight.shape[0],))
+            y += bias.array
+        return y.reshape(x.shape[:-1] + (w.shape[0],))
 
     @staticmethod
     def backward(ctx, grad):
-        x, w, mask = ctx.saved_tensors
+        """∂x = g (W⊙M), ∂W = (gᵀ x) ⊙ M (leading dims flattened), ∂b = Σ g over the leading dims, ∂M = None"""
+        x, weight = ctx.saved_tensors
         needs = ctx.needs_input_grad
-        g2 = grad.reshape(-1, w.shape[0])
-        gx = (g2 @ w).reshape(x.shape) if needs[0] else None
-        gw = None
+        mask = None if ctx.mask is None else Tensor._wrap(ctx.mask)
+        g2 = grad.reshape(-1, weight.shape[0])
+        gx = gw = gb = None
+        if needs[0]:
+            gx = g2.matmul(weight if mask is None else weight * mask).reshape(x.shape)
         if needs[1]:
-            gw = g2.T @ x.reshape(-1, x.shape[-1])
+            gw = g2.t().matmul(x.reshape(-1, x.shape[-1]))
             if mask is not None:
-                gw *= mask
-        gb = g2.sum(0) if len(needs) > 2 and needs[2] else None
-        return (gx, gw, gb, None)[:len(needs)]
+                gw = gw * mask
+        if len(needs) > 2 and needs[2]:
+            gb = g2.sum(0)
+        return gx, gw, gb, None
 
 
-class ApplyMask(LegacyFunction):
-    """``W ⊙ M`` with the mask a constant: forward ``w * m``; backward ``g * m``."""
+class ApplyMask(Function):
+    """``W ⊙ M`` with the mask a constant."""
 
     @staticmethod
     def forward(ctx, weight, *, mask):
         ctx.mask = mask.astype(weight.dtype, copy=False)
-        return weight * ctx.mask
+        return weight.array * ctx.mask
 
     @staticmethod
     def backward(ctx, grad):
-        return grad * ctx.mask
+        """∂W = g ⊙ M"""
+        return grad * Tensor._wrap(ctx.mask)
 
 
 def _as_array(mask, what: str) -> np.ndarray:
@@ -174,27 +182,23 @@ class MaskedLinear(_MaskedMixin, nn.Linear):
         return super().extra_repr() + f", density={self.density:.4f}"
 
 
-if hasattr(nn, "Conv2d"):
-    class MaskedConv2d(_MaskedMixin, nn.Conv2d):
-        """A Conv2d whose ``mask`` buffer (out, in/groups, kh, kw) removes connections:
-        ``y = conv2d(x, W ⊙ M, b)``; ∂W = ∂W_eff ⊙ M."""
+class MaskedConv2d(_MaskedMixin, nn.Conv2d):
+    """A Conv2d whose ``mask`` buffer (out, in/groups, kh, kw) removes connections:
+    ``y = conv2d(x, W ⊙ M, b)``; ∂W = ∂W_eff ⊙ M."""
 
-        def __init__(self, in_channels, out_channels, kernel_size, *args, mask=None, **kwargs):
-            super().__init__(in_channels, out_channels, kernel_size, *args, **kwargs)
-            self._init_mask(mask, "out_in")
+    def __init__(self, in_channels, out_channels, kernel_size, *args, mask=None, **kwargs):
+        super().__init__(in_channels, out_channels, kernel_size, *args, **kwargs)
+        self._init_mask(mask, "out_in")
 
-        def forward(self, input):
-            w = ApplyMask.apply(self.weight, mask=self.mask.array)
-            conv_forward = getattr(super(), "_conv_forward", None)
-            if conv_forward is not None:                  # nn.Conv2d's own path (padding modes included)
-                return conv_forward(input, w, self.bias)
-            from ..nn import functional as F
-            return F.conv2d(input, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+    def forward(self, input):
+        w = ApplyMask.apply(self.weight, mask=self.mask.array)
+        return F.conv2d(input, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
 
-        def extra_repr(self) -> str:
-            return super().extra_repr() + f", density={self.density:.4f}"
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", density={self.density:.4f}"
 
-MASKED_LAYERS = tuple(c for c in (MaskedLinear, globals().get("MaskedConv2d")) if c is not None)
+
+MASKED_LAYERS = (MaskedLinear, MaskedConv2d)
 
 
 def apply_masks(model) -> int:

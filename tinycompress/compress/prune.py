@@ -496,7 +496,7 @@ def effective_weight(module, name: str = "weight") -> np.ndarray:
 def prunable_layers(model, types=None):
     """``(qualified name, module)`` of the layers with a 2-D+ ``weight`` (Linear, Conv2d and masked twins)."""
     from .. import nn
-    types = types or tuple(t for t in (nn.Linear, getattr(nn, "Conv2d", None)) if t is not None)
+    types = types or (nn.Linear, nn.Conv2d)
     return [(n, m) for n, m in model.named_modules() if isinstance(m, types)]
 
 

@@ -30,10 +30,14 @@ import numpy as np
 
 from .idx import read_idx
 
-__all__ = ["Dataset", "MNIST", "FashionMNIST", "load_mnist", "BUNDLED_DIR", "ENV_VAR"]
+__all__ = ["Dataset", "DatasetError", "MNIST", "FashionMNIST", "load_mnist", "BUNDLED_DIR", "ENV_VAR"]
 
 ENV_VAR = "TINYCOMPRESS_DATA"
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
+
+
+class DatasetError(ValueError):
+    """Files that are valid IDX but not a valid dataset: images and labels that disagree, labels outside the classes."""
 
 
 class Dataset:
@@ -98,6 +102,12 @@ class MNIST(Dataset):
         self.folder = str(found)
         images, labels = (_locate(found, n) for n in names)
         self.data, self.targets = _load_pair(images, labels)
+        bad = (self.targets < 0) | (self.targets >= len(self.classes))
+        if bad.any():
+            i = int(np.argmax(bad))
+            raise DatasetError(f"{labels}: label {int(self.targets[i])} at index {i} is not one of the "
+                             f"{len(self.classes)} classes 0..{len(self.classes) - 1} ({int(bad.sum())} such "
+                             "labels); the file is damaged or from another dataset")
         if self.is_subset:
             print(f"tinycompress: the full {type(self).__name__} was not found (pass root= or set ${ENV_VAR}); "
                   f"using the bundled subset of {len(self):,} {'training' if self.train else 'test'} images "
@@ -242,11 +252,11 @@ def _load_pair(images_path: Path, labels_path: Path):
     images = read_idx(images_path)
     labels = read_idx(labels_path)
     if images.ndim != 3 or images.dtype != np.uint8:
-        raise ValueError(f"{images_path}: expected uint8 images of shape (N, H, W), "
+        raise DatasetError(f"{images_path}: expected uint8 images of shape (N, H, W), "
                          f"got {images.dtype} {images.shape}")
     if labels.ndim != 1 or labels.dtype != np.uint8:
-        raise ValueError(f"{labels_path}: expected uint8 labels of shape (N,), got {labels.dtype} {labels.shape}")
+        raise DatasetError(f"{labels_path}: expected uint8 labels of shape (N,), got {labels.dtype} {labels.shape}")
     if len(images) != len(labels):
-        raise ValueError(f"{images_path} holds {len(images)} images but {labels_path} holds "
+        raise DatasetError(f"{images_path} holds {len(images)} images but {labels_path} holds "
                          f"{len(labels)} labels; the pair is from different sets or one file is damaged")
     return images, labels.astype(np.int64)

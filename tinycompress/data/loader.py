@@ -2,7 +2,9 @@
 
 A DataLoader walks its dataset in batches of ``batch_size`` indices: ``0, 1, ..., n-1`` in order,
 or, with ``shuffle=True``, a fresh random permutation drawn from the library's generator
-(``tc.manual_seed`` makes it reproducible) when each epoch's iteration starts. A dataset with a
+(``tc.manual_seed`` makes it reproducible) at each epoch's first batch: ``iter(loader)`` alone draws
+nothing, so an iterator made and dropped (``tqdm.auto``'s asyncio bar makes one in its constructor)
+does not shift the random stream, and a seeded run is the same with or without a progress bar. A dataset with a
 vectorised ``get_batch(indices)`` (MNIST, TensorDataset, Subset of those) is indexed once per
 batch; any other dataset has its items fetched one by one and stacked (``default_collate``).
 Each field of a batch is yielded as a :class:`tinycompress.Tensor` keeping the array's dtype
@@ -157,13 +159,11 @@ class DataLoader:
         return n // self.batch_size if self.drop_last else -(-n // self.batch_size)
 
     def __iter__(self):
-        """Draws this epoch's order now (not at the first ``next``) and returns the batch iterator."""
+        """The batch iterator; this epoch's order is drawn at its first ``next`` (a generator's body
+        runs then), never by ``iter()`` alone."""
         n = len(self.dataset)
         order = _generator(self.generator).permutation(n) if self.shuffle else np.arange(n)
         stop = (n // self.batch_size) * self.batch_size if self.drop_last else n
-        return self._batches(order, stop)
-
-    def _batches(self, order, stop):
         from ..factories import from_numpy
         fetch = getattr(self.dataset, "get_batch", None)
         for start in range(0, stop, self.batch_size):

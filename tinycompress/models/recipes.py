@@ -1,6 +1,8 @@
-"""Recipe glue: the optimizer, learning-rate schedule and MNIST loaders a :class:`~tinycompress.models.Recipe`
-names, built as objects (used by the CLI, ``compare`` and the examples)."""
+"""Recipe glue: the optimizer, learning-rate schedule and data loaders a :class:`~tinycompress.models.Recipe`
+names, built as objects (used by the CLI, ``compare``, the examples and the benchmarks)."""
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -57,13 +59,28 @@ def _to_3x32x32(x):
     return np.repeat(x, 3, axis=-3)
 
 
-def mnist_loaders(recipe, root=None, batch_size=None, test_batch_size=None, dataset="mnist"):
-    """Train and test DataLoaders over MNIST with the recipe's transform, batch sizes and shuffling."""
+def mnist_loaders(recipe, root=None, batch_size=None, test_batch_size=None, dataset="mnist", quiet=False):
+    """Train and test DataLoaders over MNIST with the recipe's transform, batch sizes and shuffling.
+
+    MNIST comes from :func:`~tinycompress.train.find_mnist` (both splits from one folder; the bundled subset only when
+    no folder was named, saying so on stderr unless ``quiet``); Fashion-MNIST from ``root`` and the
+    usual search (:class:`~tinycompress.data.FashionMNIST`).
+    """
     from ..data import MNIST, DataLoader, FashionMNIST
-    cls = {"mnist": MNIST, "fashion": FashionMNIST}[dataset]
+    from ..train import find_mnist
     transform = mnist_transform(recipe)
-    train = cls(root, train=True, transform=transform, allow_subset=True)
-    test = cls(root, train=False, transform=transform, allow_subset=True)
+    if dataset == "mnist":
+        folder, is_subset = find_mnist(root)
+        train = MNIST(folder, train=True, transform=transform)
+        test = MNIST(folder, train=False, transform=transform)
+        train.is_subset = test.is_subset = is_subset
+        if is_subset and root is None and not quiet:          # fell back (a named bundled folder is no news)
+            print(f"tinycompress: full MNIST not found (pass root= or set $TINYCOMPRESS_DATA); using the bundled "
+                  f"subset: {len(train):,} training and {len(test):,} test images", file=sys.stderr)
+    else:
+        cls = {"fashion": FashionMNIST}[dataset]
+        train = cls(root, train=True, transform=transform)
+        test = cls(root, train=False, transform=transform)
     return (DataLoader(train, batch_size=batch_size or recipe.batch_size, shuffle=True),
             DataLoader(test, batch_size=test_batch_size or recipe.test_batch_size, shuffle=False))
 

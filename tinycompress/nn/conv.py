@@ -5,7 +5,7 @@ import math
 
 import numpy as np
 
-from ..ops.conv import _pair, conv2d
+from ..ops.conv import conv2d, pair
 from . import init
 from .module import Module
 from .parameter import Parameter
@@ -30,8 +30,8 @@ class Conv2d(Module):
                              f"got {padding_mode!r}")
         if padding_mode != "zeros":
             raise NotImplementedError(f"Conv2d: padding_mode={padding_mode!r} is not implemented; only 'zeros' is")
-        self.kernel_size, self.stride = _pair(kernel_size, "kernel_size"), _pair(stride, "stride")
-        self.dilation = _pair(dilation, "dilation")
+        self.kernel_size, self.stride = pair(kernel_size, "kernel_size"), pair(stride, "stride")
+        self.dilation = pair(dilation, "dilation")
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
                 raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
@@ -39,10 +39,9 @@ class Conv2d(Module):
                 raise ValueError("padding='same' is not supported for strided convolutions")
             self.padding = padding
         else:
-            self.padding = _pair(padding, "padding")
+            self.padding = pair(padding, "padding")
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
         self.padding_mode = padding_mode
-        self.output_padding, self.transposed = (0, 0), False
         dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
         self.weight = Parameter(np.empty((out_channels, in_channels // groups) + self.kernel_size, dtype=dtype))
         if bias:

@@ -38,10 +38,10 @@ def operands(a, b):
                 dtype = zero_dim.dtype
             return _cast(a, dtype), _cast(b, dtype)
         fa, fb = a.array.dtype.kind == "f", b.array.dtype.kind == "f"
-        if fa and not fb:
-            return a, Tensor._wrap(b.array.astype(a.array.dtype))
+        if fa and not fb:           # a bool mask meets a float as NumPy makes it: no float copy of the mask
+            return a, (b if b.array.dtype.kind == "b" else Tensor._wrap(b.array.astype(a.array.dtype)))
         if fb and not fa:
-            return Tensor._wrap(a.array.astype(b.array.dtype)), b
+            return (a if a.array.dtype.kind == "b" else Tensor._wrap(a.array.astype(b.array.dtype))), b
         return a, b
     if not a_is and not b_is:
         return as_tensor(a), b
@@ -71,6 +71,8 @@ def _cast(t: Tensor, dtype) -> Tensor:
 
 
 def _scalar(x):
+    if type(x) is float or type(x) is int:          # the common case, before the slower ABC checks
+        return x
     if isinstance(x, (bool, np.bool_)):
         return bool(x)
     if isinstance(x, numbers.Integral):

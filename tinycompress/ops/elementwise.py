@@ -1,14 +1,18 @@
 """Elementwise Functions: arithmetic, unary math, activations, comparisons.
 
-Each backward returns the gradient for each input in the output's (broadcast) shape; the
-engine sums it back to the input's shape. ``ctx.needs_input_grad`` skips work for inputs
-that need no gradient.
+Forwards are NumPy on the inputs' arrays; backwards are written with the library's own ops, so
+that under ``create_graph=True`` they are recorded and can be differentiated again. Each backward
+returns the gradient for each input in the output's (broadcast) shape; the engine sums it back to
+the input's shape. ``ctx.needs_input_grad`` skips work for inputs that need no gradient.
+
+Where the derivative is a mask (relu, clamp, hardtanh, max/min selection) the backward multiplies
+by a constant tensor: the second derivative is then zero, as torch's.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function, LegacyFunction
+from ..autograd.function import Function
 from ..tensor import Tensor
 from ._util import as_tensor, broadcast_error, operands
 
@@ -23,6 +27,21 @@ def _binary(function, name, a, b):
         raise broadcast_error(name, np.shape(getattr(a, "array", a)), np.shape(getattr(b, "array", b))) from None
 
 
+def _array(x):
+    """The array of a Tensor operand; a Python scalar operand as it is."""
+    return x.array if isinstance(x, Tensor) else x
+
+
+def _with_scalars(saved, scalars):
+    """The saved tensor operands, with the Python scalars that stood in the others' place."""
+    return tuple(s if s is not None else scalar for s, scalar in zip(saved, scalars))
+
+
+def _save_operands(ctx, a, b, *extra):
+    ctx.save_for_backward(a if isinstance(a, Tensor) else None, b if isinstance(b, Tensor) else None, *extra)
+    ctx.scalars = (a, b)
+
+
 # ----------------------------------------------------------------------------- arithmetic
 class Add(Function):
     @staticmethod
@@ -33,6 +52,10 @@ class Add(Function):
     def backward(ctx, g):
         """d(a+b) = g, g"""
         return g, g
+
+
+def add(input, other, *, alpha=1):
+    return _binary(Add, "add", input, other if alpha == 1 else other * alpha)
 
 
 class Sub(Function):
@@ -46,35 +69,55 @@ class Sub(Function):
         return g, (-g if ctx.needs_input_grad[1] else None)
 
 
+def sub(input, other, *, alpha=1):
+    return _binary(Sub, "sub", input, other if alpha == 1 else other * alpha)
+
+
 class Mul(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(*(t if isinstance(t, Tensor) else None for t in (a, b)))
-        ctx.scalars = (a, b)
+        _save_operands(ctx, a, b)
         return _array(a) * _array(b)
 
     @staticmethod
     def backward(ctx, g):
         """d(a*b) = g*b, g*a"""
-        a, b = _saved_or_scalar(ctx)
+        a, b = _with_scalars(ctx.saved_tensors, ctx.scalars)
         return (g * b if ctx.needs_input_grad[0] else None,
                 g * a if ctx.needs_input_grad[1] else None)
+
+
+def mul(input, other):
+    return _binary(Mul, "mul", input, other)
 
 
 class Div(Function):
     @staticmethod
     def forward(ctx, a, b):
-        ctx.save_for_backward(*(t if isinstance(t, Tensor) else None for t in (a, b)))
-        ctx.scalars = (a, b)
+        _save_operands(ctx, a, b)
         return _array(a) / _array(b)
 
     @staticmethod
     def backward(ctx, g):
         """d(a/b) = g/b, -g*a/b²"""
-        a, b = _saved_or_scalar(ctx)
+        a, b = _with_scalars(ctx.saved_tensors, ctx.scalars)
         ga = g / b if ctx.needs_input_grad[0] else None
         gb = -g * a / (b * b) if ctx.needs_input_grad[1] else None
         return ga, gb
+
+
+def div(input, other, *, rounding_mode=None):
+    if rounding_mode is not None:
+        raise ValueError(f"div: rounding_mode={rounding_mode!r} is not differentiable and not supported; "
+                         "use rounding_mode=None")
+    a, b = operands(input, other)
+    if not _is_float(a) and not _is_float(b):     # true division of integers gives float32, as torch
+        a = Tensor._wrap(np.asarray(getattr(a, "array", a), dtype=np.float32))
+    return _binary(Div, "div", a, b)
+
+
+def _is_float(x):
+    return (x.array.dtype.kind if isinstance(x, Tensor) else np.asarray(x).dtype.kind) == "f"
 
 
 class Neg(Function):
@@ -88,73 +131,44 @@ class Neg(Function):
         return -g
 
 
-def _array(x):
-    """The array of a Tensor operand; a Python scalar operand as it is."""
-    return x.array if isinstance(x, Tensor) else x
+def neg(input):
+    return Neg.apply(as_tensor(input))
 
 
-def _saved_or_scalar(ctx):
-    """The saved tensor operands, with the Python scalars that stood in the others' place."""
-    saved = ctx.saved_tensors
-    return tuple(s if s is not None else scalar for s, scalar in zip(saved, ctx.scalars))
-
-
-class Pow(LegacyFunction):
+class Pow(Function):
     @staticmethod
     def forward(ctx, a, b):
-        out = np.power(a, b)
-        ctx.save_for_backward(a, b, out)
+        out = np.power(_array(a), _array(b))
+        _save_operands(ctx, a, b, as_tensor(out) if isinstance(b, Tensor) else None)
         return out
 
     @staticmethod
     def backward(ctx, g):
-        """d(a**b) = g·b·a**(b-1), g·a**b·log(a)   (the latter 0 where a == 0 and b >= 0, as torch)"""
-        a, b, out = ctx.saved_tensors
+        """d(a**b) = g·b·a**(b-1), g·a**b·log(a)   (0 where b == 0, resp. where a == 0 and b >= 0, as torch)"""
+        saved = ctx.saved_tensors
+        a, b = _with_scalars(saved, ctx.scalars)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = g * b * np.power(a, b - 1) if not np.isscalar(b) or b != 0 else np.zeros_like(g)
+            if not isinstance(b, Tensor):
+                ga = g * (b * a ** (b - 1)) if b != 0 else g * 0
+            else:
+                local = b * a ** (b - 1)
+                if not b.array.all():
+                    local = where(b == 0, 0.0, local)
+                ga = g * local
         if ctx.needs_input_grad[1]:
             with np.errstate(divide="ignore", invalid="ignore"):
-                gb = g * out * np.log(a)
-            gb = np.where((a == 0) & (np.asarray(b) >= 0), 0, gb).astype(gb.dtype, copy=False)
+                at_zero = (a.array == 0) & (b.array >= 0)
+                log_a = log(where(at_zero, 1.0, a)) if at_zero.any() else log(a)
+                gb = g * saved[2] * log_a
         return ga, gb
-
-
-def add(input, other, *, alpha=1):
-    return _binary(Add, "add", input, other if alpha == 1 else other * alpha)
-
-
-def sub(input, other, *, alpha=1):
-    return _binary(Sub, "sub", input, other if alpha == 1 else other * alpha)
-
-
-def mul(input, other):
-    return _binary(Mul, "mul", input, other)
-
-
-def div(input, other, *, rounding_mode=None):
-    if rounding_mode is not None:
-        raise ValueError(f"div: rounding_mode={rounding_mode!r} is not differentiable and not supported; "
-                         "use rounding_mode=None")
-    a, b = operands(input, other)
-    if not _is_float(a) and not _is_float(b):     # true division of integers gives float32, as torch
-        a = Tensor._wrap(np.asarray(getattr(a, "array", a), dtype=np.float32))
-    return _binary(Div, "div", a, b)
-
-
-def neg(input):
-    return Neg.apply(as_tensor(input))
 
 
 def pow(input, exponent):
     a, b = operands(input, exponent)
     if not isinstance(a, Tensor) and isinstance(b, Tensor):   # scalar ** tensor
-        a = np.asarray(a, dtype=b.array.dtype)
+        a = Tensor._wrap(np.asarray(a, dtype=b.array.dtype))
     return _binary(Pow, "pow", a, b)
-
-
-def _is_float(x):
-    return (x.array.dtype.kind if isinstance(x, Tensor) else np.asarray(x).dtype.kind) == "f"
 
 
 true_divide = divide = div
@@ -164,11 +178,11 @@ negative = neg
 
 
 # ----------------------------------------------------------------------------- unary math
-class Exp(LegacyFunction):
+class Exp(Function):
     @staticmethod
     def forward(ctx, x):
-        out = np.exp(x)
-        ctx.save_for_backward(out)
+        out = np.exp(x.array)
+        ctx.save_for_backward(as_tensor(out))
         return out
 
     @staticmethod
@@ -178,11 +192,15 @@ class Exp(LegacyFunction):
         return g * out
 
 
-class Log(LegacyFunction):
+def exp(input):
+    return Exp.apply(as_tensor(input))
+
+
+class Log(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.log(x)
+        return np.log(x.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -191,11 +209,15 @@ class Log(LegacyFunction):
         return g / x
 
 
-class Log1p(LegacyFunction):
+def log(input):
+    return Log.apply(as_tensor(input))
+
+
+class Log1p(Function):
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
-        return np.log1p(x)
+        return np.log1p(x.array)
 
     @staticmethod
     def backward(ctx, g):
@@ -204,11 +226,15 @@ class Log1p(LegacyFunction):
         return g / (1 + x)
 
 
-class Sqrt(LegacyFunction):
+def log1p(input):
+    return Log1p.apply(as_tensor(input))
+
+
+class Sqrt(Function):
     @staticmethod
     def forward(ctx, x):
-        out = np.sqrt(x)
-        ctx.save_for_backward(out)
+        out = np.sqrt(x.array)
+        ctx.save_for_backward(as_tensor(out))
         return out
 
     @staticmethod
@@ -218,134 +244,74 @@ class Sqrt(LegacyFunction):
         return g / (2 * out)
 
 
-class Rsqrt(LegacyFunction):
+def sqrt(input):
+    return Sqrt.apply(as_tensor(input))
+
+
+class Rsqrt(Function):
     @staticmethod
     def forward(ctx, x):
-        out = 1 / np.sqrt(x)
-        ctx.save_for_backward(out)
+        out = 1 / np.sqrt(x.array)
+        ctx.save_for_backward(as_tensor(out))
         return out
 
     @staticmethod
     def backward(ctx, g):
         """d x^(-1/2) = -g·x^(-3/2)/2"""
         (out,) = ctx.saved_tensors
-        return -0.5 * g * out * out * out
-
-
-class Abs(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x):
-        ctx.save_for_backward(x)
-        return np.abs(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d|x| = g·sign(x)   (0 at x = 0)"""
-        (x,) = ctx.saved_tensors
-        return g * np.sign(x)
-
-
-class Sign(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x):
-        return np.sign(x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d sign(x) = 0"""
-        return np.zeros_like(g)
-
-
-class Clamp(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, min=None, max=None):
-        ctx.save_for_backward(x)
-        ctx.bounds = (min, max)
-        return np.clip(x, min, max).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d clamp(x, lo, hi) = g·1{lo ≤ x ≤ hi}"""
-        (x,) = ctx.saved_tensors
-        lo, hi = ctx.bounds
-        keep = np.ones(x.shape, bool)
-        if lo is not None:
-            keep &= x >= lo
-        if hi is not None:
-            keep &= x <= hi
-        return g * keep
-
-
-class Maximum(LegacyFunction):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.maximum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d max(a, b) = g·1{a>b}, g·1{b>a}; a tie sends g/2 to each (as torch)"""
-        a, b = ctx.saved_tensors
-        share = np.where(a > b, 1.0, np.where(a == b, 0.5, 0.0)).astype(g.dtype)
-        return g * share, g * (1 - share)
-
-
-class Minimum(LegacyFunction):
-    @staticmethod
-    def forward(ctx, a, b):
-        ctx.save_for_backward(a, b)
-        return np.minimum(a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d min(a, b) = g·1{a<b}, g·1{b<a}; a tie sends g/2 to each (as torch)"""
-        a, b = ctx.saved_tensors
-        share = np.where(a < b, 1.0, np.where(a == b, 0.5, 0.0)).astype(g.dtype)
-        return g * share, g * (1 - share)
-
-
-class Where(LegacyFunction):
-    @staticmethod
-    def forward(ctx, condition, a, b):
-        ctx.save_for_backward(condition)
-        return np.where(condition, a, b)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d where(c, a, b) = g·c, g·(1-c)"""
-        (c,) = ctx.saved_tensors
-        zero = np.zeros((), g.dtype)
-        return (None,
-                np.where(c, g, zero) if ctx.needs_input_grad[1] else None,
-                np.where(c, zero, g) if ctx.needs_input_grad[2] else None)
-
-
-def exp(input):
-    return Exp.apply(as_tensor(input))
-
-
-def log(input):
-    return Log.apply(as_tensor(input))
-
-
-def log1p(input):
-    return Log1p.apply(as_tensor(input))
-
-
-def sqrt(input):
-    return Sqrt.apply(as_tensor(input))
+        return g * (out * out * out) * -0.5
 
 
 def rsqrt(input):
     return Rsqrt.apply(as_tensor(input))
 
 
+class Abs(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.abs(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d|x| = g·sign(x)   (0 at x = 0)"""
+        (x,) = ctx.saved_tensors
+        return g * sign(x)
+
+
 def abs(input):
     return Abs.apply(as_tensor(input))
 
 
+class Sign(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return np.sign(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d sign(x) = 0"""
+        return Tensor._wrap(np.zeros_like(g.array))
+
+
 def sign(input):
     return Sign.apply(as_tensor(input))
+
+
+class Clamp(Function):
+    @staticmethod
+    def forward(ctx, x, min=None, max=None):
+        ctx.save_for_backward(x)
+        ctx.min, ctx.max = min, max
+        return np.clip(x.array, min, max).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d clamp(x, lo, hi) = g·1{lo ≤ x ≤ hi}"""
+        (x,) = ctx.saved_tensors
+        lo, hi = ctx.min, ctx.max
+        inside = x >= lo if hi is None else x <= hi if lo is None else (x >= lo) & (x <= hi)
+        return g * inside
 
 
 def clamp(input, min=None, max=None):
@@ -364,12 +330,64 @@ def clamp(input, min=None, max=None):
 clip = clamp
 
 
+def _shares(g, a, b, wins):
+    """The part of g each of two operands gets: 1 where it wins, 1/2 on a tie (as torch), 0 elsewhere."""
+    share = wins.astype(g.dtype)
+    tie = a.array == b.array
+    if tie.any():
+        share += 0.5 * tie
+    return as_tensor(share)
+
+
+class Maximum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.maximum(a.array, b.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d max(a, b) = g·1{a>b}, g·1{b>a}; a tie sends g/2 to each (as torch)"""
+        a, b = ctx.saved_tensors
+        ga = g * _shares(g, a, b, a.array > b.array)
+        return ga, (g - ga if ctx.needs_input_grad[1] else None)
+
+
 def maximum(input, other):
     return _binary(Maximum, "maximum", input, as_tensor(other) if not isinstance(other, Tensor) else other)
 
 
+class Minimum(Function):
+    @staticmethod
+    def forward(ctx, a, b):
+        ctx.save_for_backward(a, b)
+        return np.minimum(a.array, b.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d min(a, b) = g·1{a<b}, g·1{b<a}; a tie sends g/2 to each (as torch)"""
+        a, b = ctx.saved_tensors
+        ga = g * _shares(g, a, b, a.array < b.array)
+        return ga, (g - ga if ctx.needs_input_grad[1] else None)
+
+
 def minimum(input, other):
     return _binary(Minimum, "minimum", input, as_tensor(other) if not isinstance(other, Tensor) else other)
+
+
+class Where(Function):
+    @staticmethod
+    def forward(ctx, condition, a, b):
+        ctx.condition = condition
+        return np.where(condition, _array(a), _array(b))
+
+    @staticmethod
+    def backward(ctx, g):
+        """d where(c, a, b) = g·c, g·(1-c)"""
+        c = ctx.condition
+        return (None,
+                Where.apply(c, g, 0.0) if ctx.needs_input_grad[1] else None,
+                Where.apply(c, 0.0, g) if ctx.needs_input_grad[2] else None)
 
 
 def where(condition, input, other):
@@ -387,11 +405,11 @@ def where(condition, input, other):
 
 
 # ----------------------------------------------------------------------------- activations
-class ReLU(LegacyFunction):
+class ReLU(Function):
     @staticmethod
     def forward(ctx, x):
-        out = np.maximum(x, 0)
-        ctx.save_for_backward(out)
+        out = np.maximum(x.array, 0)
+        ctx.save_for_backward(as_tensor(out))
         return out
 
     @staticmethod
@@ -401,34 +419,50 @@ class ReLU(LegacyFunction):
         return g * (out > 0)
 
 
-class LeakyReLU(LegacyFunction):
+def relu(input):
+    return ReLU.apply(as_tensor(input))
+
+
+class LeakyReLU(Function):
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
         ctx.save_for_backward(x)
-        ctx.slope = negative_slope
-        return np.where(x > 0, x, x * negative_slope)
+        ctx.negative_slope = negative_slope
+        return np.where(x.array > 0, x.array, x.array * negative_slope)
 
     @staticmethod
     def backward(ctx, g):
         """d leaky_relu(x) = g if x > 0 else slope·g"""
         (x,) = ctx.saved_tensors
-        return np.where(x > 0, g, g * ctx.slope)
+        slope = ctx.negative_slope
+        local = (x.array > 0).astype(g.dtype)        # 1 or slope, by multiplications (np.where is slower)
+        local *= 1 - slope
+        local += slope
+        return g * as_tensor(local)
 
 
-class Sigmoid(LegacyFunction):
+def leaky_relu(input, negative_slope=0.01):
+    return LeakyReLU.apply(as_tensor(input), negative_slope=negative_slope)
+
+
+class Sigmoid(Function):
     @staticmethod
     def forward(ctx, x):
-        out = np.tanh(x * 0.5)          # σ(x) = (1 + tanh(x/2))/2: no overflow for any x
+        out = np.tanh(x.array * 0.5)    # σ(x) = (1 + tanh(x/2))/2: no overflow for any x
         out += 1
         out *= 0.5
-        ctx.save_for_backward(out)
+        ctx.save_for_backward(as_tensor(out))
         return out
 
     @staticmethod
     def backward(ctx, g):
         """d σ(x) = g·σ(x)·(1-σ(x))"""
         (s,) = ctx.saved_tensors
-        return g * s * (1 - s)
+        return g * (s * (1 - s))
+
+
+def sigmoid(input):
+    return Sigmoid.apply(as_tensor(input))
 
 
 class Tanh(Function):
@@ -445,55 +479,22 @@ class Tanh(Function):
         return g * (1 - t * t)
 
 
-class Hardtanh(LegacyFunction):
+def tanh(input):
+    return Tanh.apply(as_tensor(input))
+
+
+class Hardtanh(Function):
     @staticmethod
     def forward(ctx, x, min_val=-1.0, max_val=1.0):
         ctx.save_for_backward(x)
-        ctx.bounds = (min_val, max_val)
-        return np.clip(x, min_val, max_val).astype(x.dtype, copy=False)
+        ctx.min_val, ctx.max_val = min_val, max_val
+        return np.clip(x.array, min_val, max_val).astype(x.dtype, copy=False)
 
     @staticmethod
     def backward(ctx, g):
         """d hardtanh(x) = g·1{lo < x < hi}   (strict, as torch)"""
         (x,) = ctx.saved_tensors
-        lo, hi = ctx.bounds
-        return g * ((x > lo) & (x < hi))
-
-
-class Softplus(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, beta=1.0, threshold=20.0):
-        ctx.save_for_backward(x)
-        ctx.params = (beta, threshold)
-        bx = x * beta
-        linear = bx > threshold
-        return np.where(linear, x, np.log1p(np.exp(np.where(linear, 0, bx))) / beta).astype(x.dtype, copy=False)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d softplus(x) = g·σ(βx)   (g where βx > threshold)"""
-        (x,) = ctx.saved_tensors
-        beta, threshold = ctx.params
-        bx = x * beta
-        z = np.exp(-np.abs(bx))
-        sig = np.where(bx >= 0, 1 / (1 + z), z / (1 + z))
-        return np.where(bx > threshold, g, g * sig).astype(g.dtype, copy=False)
-
-
-def relu(input):
-    return ReLU.apply(as_tensor(input))
-
-
-def leaky_relu(input, negative_slope=0.01):
-    return LeakyReLU.apply(as_tensor(input), negative_slope=negative_slope)
-
-
-def sigmoid(input):
-    return Sigmoid.apply(as_tensor(input))
-
-
-def tanh(input):
-    return Tanh.apply(as_tensor(input))
+        return g * ((x > ctx.min_val) & (x < ctx.max_val))
 
 
 def hardtanh(input, min_val=-1.0, max_val=1.0):
@@ -502,21 +503,43 @@ def hardtanh(input, min_val=-1.0, max_val=1.0):
     return Hardtanh.apply(as_tensor(input), min_val=min_val, max_val=max_val)
 
 
+class Softplus(Function):
+    @staticmethod
+    def forward(ctx, x, beta=1.0, threshold=20.0):
+        ctx.save_for_backward(x)
+        ctx.beta, ctx.threshold = beta, threshold
+        a = x.array
+        bx = a * beta
+        linear = bx > threshold
+        return np.where(linear, a, np.log1p(np.exp(np.where(linear, 0, bx))) / beta).astype(x.dtype, copy=False)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d softplus(x) = g·σ(βx)   (g where βx > threshold)"""
+        (x,) = ctx.saved_tensors
+        bx = x * ctx.beta if ctx.beta != 1 else x
+        local = sigmoid(bx)
+        linear = bx.array > ctx.threshold
+        if linear.any():
+            local = where(linear, 1.0, local)
+        return g * local
+
+
 def softplus(input, beta=1.0, threshold=20.0):
     return Softplus.apply(as_tensor(input), beta=beta, threshold=threshold)
 
 
 # ----------------------------------------------------------------------------- type cast
-class Cast(LegacyFunction):
+class Cast(Function):
     @staticmethod
     def forward(ctx, x, dtype):
-        ctx.dtype = x.dtype
-        return x.astype(dtype)
+        ctx.input_dtype = x.dtype
+        return x.array.astype(dtype)
 
     @staticmethod
     def backward(ctx, g):
         """d cast(x) = g, cast back to x's dtype"""
-        return g.astype(ctx.dtype)
+        return cast(g, ctx.input_dtype)
 
 
 def cast(input, dtype):
@@ -551,7 +574,7 @@ ge = _compare(np.greater_equal, "ge")
 logical_and = _compare(np.logical_and, "logical_and")
 logical_or = _compare(np.logical_or, "logical_or")
 logical_xor = _compare(np.logical_xor, "logical_xor")
-greater, less, greater_equal, less_equal, equal_elementwise, not_equal = gt, lt, ge, le, eq, ne
+greater, less, greater_equal, less_equal, not_equal = gt, lt, ge, le, ne
 
 
 def logical_not(input):

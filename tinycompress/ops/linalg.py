@@ -3,39 +3,46 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function, LegacyFunction
+from ..autograd.function import Function
 from ._util import as_tensor, operands
+from .shape import Permute
 
 
-class MatMul(LegacyFunction):
+class MatMul(Function):
     @staticmethod
     def forward(ctx, a, b):
         ctx.save_for_backward(a, b)
-        return np.matmul(a, b)
+        return np.matmul(a.array, b.array)
 
     @staticmethod
     def backward(ctx, g):
         """d(A@B) = G@Bᵀ, Aᵀ@G   (1-D operands lifted to matrices and back; batch dims summed by the engine)"""
         a, b = ctx.saved_tensors
-        a2 = a[None, :] if a.ndim == 1 else a
-        b2 = b[:, None] if b.ndim == 1 else b
-        g2 = g[..., None] if b.ndim == 1 else g           # put back the axes 1-D operands dropped
+        a2 = a.unsqueeze(0) if a.ndim == 1 else a
+        b2 = b.unsqueeze(-1) if b.ndim == 1 else b
+        g2 = g.unsqueeze(-1) if b.ndim == 1 else g           # put back the axes 1-D operands dropped
         if a.ndim == 1:
-            g2 = g2[..., None, :]
+            g2 = g2.unsqueeze(-2)
         ga = gb = None
         if ctx.needs_input_grad[0]:
-            ga = np.matmul(g2, np.swapaxes(b2, -1, -2))
+            ga = MatMul.apply(g2, _mT(b2))
             if a.ndim == 1:
-                ga = ga.reshape(ga.shape[:-2] + ga.shape[-1:])
+                ga = ga.squeeze(-2)
         if ctx.needs_input_grad[1]:
-            if b2.ndim == 2 and g2.ndim > 2:      # B shared by the batch: one GEMM, Σ_b A_bᵀ G_b
-                a_all = np.broadcast_to(a2, g2.shape[:-2] + a2.shape[-2:]).reshape(-1, a2.shape[-1])
-                gb = a_all.T @ g2.reshape(-1, g2.shape[-1])
+            if b2.ndim == 2 and g2.ndim > 2:      # B shared by A's batch: one GEMM, Σ_b A_bᵀ G_b
+                gb = MatMul.apply(_mT(a2.reshape(-1, a2.shape[-1])), g2.reshape(-1, g2.shape[-1]))
             else:
-                gb = np.matmul(np.swapaxes(a2, -1, -2), g2)
+                gb = MatMul.apply(_mT(a2), g2)
             if b.ndim == 1:
-                gb = gb.reshape(gb.shape[:-1])
+                gb = gb.squeeze(-1)
         return ga, gb
+
+
+def _mT(t):
+    """The last two axes swapped (a view)."""
+    axes = list(range(t.ndim))
+    axes[-2:] = axes[-1], axes[-2]
+    return Permute.apply(t, axes=tuple(axes))
 
 
 def matmul(input, other):

@@ -1,36 +1,33 @@
 """``linear``: y = x @ W.T + b as one Function (one GEMM forward, one GEMM per input grad backward)."""
 from __future__ import annotations
 
-import numpy as np
-
-from ..autograd.function import Function, LegacyFunction
+from ..autograd.function import Function
 from ._util import as_tensor
 
 
-class Linear(LegacyFunction):
-    """y = x Wᵀ + b for x (*, in), W (out, in), b (out,).
-
-    backward: ∂x = g W, ∂W = gᵀ x (leading dims flattened), ∂b = Σ g over the leading dims.
-    """
+class Linear(Function):
+    """y = x Wᵀ + b for x (*, in), W (out, in), b (out,)."""
 
     @staticmethod
     def forward(ctx, x, weight, bias=None):
+        a, w = x.array, weight.array
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        x2 = x.reshape(-1, x.shape[-1])
-        y = x2 @ weight.T
+        y = a.reshape(-1, a.shape[-1]) @ w.T
         if bias is not None:
-            y += bias
-        return y.reshape(x.shape[:-1] + (weight.shape[0],))
+            y += bias.array
+        return y.reshape(a.shape[:-1] + (w.shape[0],))
 
     @staticmethod
     def backward(ctx, grad):
+        """∂x = g W, ∂W = gᵀ x (leading dims flattened), ∂b = Σ g over the leading dims"""
         x, weight = ctx.saved_tensors
+        need = ctx.needs_input_grad
         g2 = grad.reshape(-1, weight.shape[0])
-        gx = (g2 @ weight).reshape(x.shape) if ctx.needs_input_grad[0] else None
-        gw = g2.T @ x.reshape(-1, x.shape[-1]) if ctx.needs_input_grad[1] else None
-        gb = g2.sum(0) if ctx.has_bias and ctx.needs_input_grad[2] else None
-        return (gx, gw, gb) if ctx.has_bias else (gx, gw)
+        gx = g2.matmul(weight).reshape(x.shape) if need[0] else None
+        gw = g2.t().matmul(x.reshape(-1, x.shape[-1])) if need[1] else None
+        gb = g2.sum(0) if ctx.has_bias and need[2] else None
+        return gx, gw, gb
 
 
 def linear(input, weight, bias=None):

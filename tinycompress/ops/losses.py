@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function, LegacyFunction
+from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor import Tensor
 from ._util import as_tensor
+from .elementwise import softplus
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -18,11 +21,9 @@ def _check_reduction(reduction: str) -> None:
         raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'none', 'mean' or 'sum'")
 
 
-def _reduce_shape_grad(grad, reduction, shape, scale=1.0):
-    """Upstream grad of a reduced loss broadcast back to the per-element shape."""
-    if reduction == "none":
-        return grad * scale
-    return np.broadcast_to(np.asarray(grad * scale), shape)
+def _per_element(grad, reduction, denom):
+    """The upstream gradient of each per-element loss: g itself ('none'), g / denom ('mean'), g ('sum')."""
+    return grad / denom if reduction == "mean" else grad
 
 
 def _reduce(loss, reduction, denom=None):
@@ -35,79 +36,14 @@ def _reduce(loss, reduction, denom=None):
 
 
 # ----------------------------------------------------------------------------- class-index losses
+
+
 def _target_weights(target, weight, ignore_index, dtype):
     """w[target] per sample, zero where target == ignore_index (class weights default to 1)."""
     valid = target != ignore_index
     safe = np.where(valid, target, 0)
     w = (weight[safe] if weight is not None else np.ones(target.shape, dtype)) * valid
     return w.astype(dtype, copy=False), safe
-
-
-class CrossEntropy(LegacyFunction):
-    """Fused log_softmax + NLL over class indices, with label smoothing ε.
-
-    With p = softmax(x) and K classes, ℓ_n = −(1−ε) w_{y_n} log p_{n,y_n} − (ε/K) Σ_c w_c log p_{n,c}.
-    backward: ∂ℓ_n/∂x_n = (1−ε) w_{y_n} (p_n − onehot(y_n)) + (ε/K) (Σ_c w_c p_n − w) · scale, where
-    for unweighted losses this is the familiar (p − onehot)·scale.
-    """
-
-    @staticmethod
-    def forward(ctx, x, target=None, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
-                out_shape=None):
-        k = x.shape[1]
-        shift = x - x.max(axis=1, keepdims=True)
-        logp = shift - np.log(np.exp(shift).sum(axis=1, keepdims=True))
-        wy, safe = _target_weights(target, weight, ignore_index, x.dtype)
-        rows = np.arange(x.shape[0])
-        loss = -(1.0 - label_smoothing) * wy * logp[rows, safe]
-        valid = (target != ignore_index).astype(x.dtype)
-        if label_smoothing > 0:
-            wc = weight if weight is not None else np.ones(k, x.dtype)
-            loss = loss - (label_smoothing / k) * valid * (logp * wc).sum(axis=1)
-        loss = loss.astype(x.dtype, copy=False)
-        denom = wy.sum() if reduction == "mean" else None
-        ctx.save_for_backward(logp, safe, wy, valid)
-        ctx.options = (weight, reduction, label_smoothing, denom)
-        if reduction == "none":
-            return loss.reshape(out_shape)
-        return _reduce(loss, reduction, denom)
-
-    @staticmethod
-    def backward(ctx, grad):
-        logp, safe, wy, valid = ctx.saved_tensors
-        weight, reduction, eps, denom = ctx.options
-        n, k = logp.shape
-        g = grad.reshape(-1) if reduction == "none" else np.full(n, grad / (denom if reduction == "mean" else 1),
-                                                                 dtype=logp.dtype)
-        p = np.exp(logp)
-        out = p * ((1.0 - eps) * wy)[:, None]
-        out[np.arange(n), safe] -= (1.0 - eps) * wy
-        if eps > 0:
-            wc = weight if weight is not None else np.ones(k, logp.dtype)
-            out += (eps / k) * valid[:, None] * (p * wc.sum() - wc)
-        return (out * g[:, None]).astype(logp.dtype, copy=False)
-
-
-class NLLLoss(LegacyFunction):
-    """ℓ_n = −w_{y_n} x_{n,y_n}; backward scatters −w_{y_n}·scale into column y_n."""
-
-    @staticmethod
-    def forward(ctx, x, target=None, weight=None, ignore_index=-100, reduction="mean", out_shape=None):
-        wy, safe = _target_weights(target, weight, ignore_index, x.dtype)
-        loss = (-wy * x[np.arange(x.shape[0]), safe]).astype(x.dtype, copy=False)
-        denom = wy.sum() if reduction == "mean" else None
-        ctx.save_for_backward(safe, wy)
-        ctx.options = (x.shape, x.dtype, reduction, denom)
-        return loss.reshape(out_shape) if reduction == "none" else _reduce(loss, reduction, denom)
-
-    @staticmethod
-    def backward(ctx, grad):
-        safe, wy = ctx.saved_tensors
-        shape, dtype, reduction, denom = ctx.options
-        g = grad.reshape(-1) if reduction == "none" else grad / (denom if reduction == "mean" else 1)
-        out = np.zeros(shape, dtype)
-        out[np.arange(shape[0]), safe] = -wy * g
-        return out
 
 
 def _class_loss(fn, name, input, target, weight, ignore_index, reduction, **extra):
@@ -144,6 +80,53 @@ def _class_loss(fn, name, input, target, weight, ignore_index, reduction, **extr
                     out_shape=expected, **extra)
 
 
+class CrossEntropy(Function):
+    """Fused log_softmax + NLL over class indices, with label smoothing ε: with p = softmax(x) and K classes,
+    ℓ_n = −(1−ε) w_{y_n} log p_{n,y_n} − (ε/K) Σ_c w_c log p_{n,c}."""
+
+    @staticmethod
+    def forward(ctx, x, target=None, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
+                out_shape=None):
+        a = x.array
+        k = a.shape[1]
+        shift = a - a.max(axis=1, keepdims=True)
+        logp = shift - np.log(np.exp(shift).sum(axis=1, keepdims=True))
+        wy, safe = _target_weights(target, weight, ignore_index, a.dtype)
+        rows = np.arange(a.shape[0])
+        coef = (1.0 - label_smoothing) * wy                              # (1−ε) w_{y_n}
+        loss = -coef * logp[rows, safe]
+        valid = (target != ignore_index).astype(a.dtype)
+        wc = weight if weight is not None else np.ones(k, a.dtype)
+        if label_smoothing > 0:
+            loss = loss - (label_smoothing / k) * valid * (logp * wc).sum(axis=1)
+        loss = loss.astype(a.dtype, copy=False)
+        denom = wy.sum() if reduction == "mean" else None
+        # ∂ℓ_n/∂x_n = p_n·a_n − T_n: a_n = (1−ε) w_{y_n} + (ε/K) valid_n Σ_c w_c, T = (1−ε) w_{y_n} onehot(y_n)
+        # + (ε/K) valid_n w (both constants of the targets)
+        smooth = (label_smoothing / k) * valid
+        ctx.scale = (coef + smooth * wc.sum()).astype(a.dtype)[:, None]
+        ctx.offset = np.zeros(a.shape, a.dtype)
+        ctx.offset[rows, safe] = coef
+        if label_smoothing > 0:
+            ctx.offset += smooth[:, None] * wc
+        ctx.save_for_backward(x)
+        ctx.logp, ctx.reduction, ctx.denom = logp, reduction, denom
+        if reduction == "none":
+            return loss.reshape(out_shape)
+        return _reduce(loss, reduction, denom)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """∂x_n = g_n·[(1−ε) w_{y_n} (p_n − onehot(y_n)) + (ε/K) valid_n (p_n Σ_c w_c − w)], p = softmax(x),
+        g_n the upstream gradient of ℓ_n (the 'mean' divides it by Σ w_{y_n}); unweighted: g_n (p_n − onehot)
+
+        Under create_graph p is recomputed from x (log_softmax), so the formula is differentiated again."""
+        (x,) = ctx.saved_tensors
+        logp = x.log_softmax(1) if is_grad_enabled() else Tensor._wrap(ctx.logp)
+        g = grad.reshape(-1, 1) if ctx.reduction == "none" else _per_element(grad, ctx.reduction, ctx.denom)
+        return (logp.exp() * Tensor._wrap(ctx.scale) - Tensor._wrap(ctx.offset)) * g
+
+
 def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None,
                   reduction="mean", label_smoothing=0.0):
     """torch.nn.functional.cross_entropy with class-index targets, input (N, C) / (N, C, d1, ...) / (C,)."""
@@ -153,113 +136,64 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
                        label_smoothing=float(label_smoothing))
 
 
+class NLLLoss(Function):
+    """ℓ_n = −w_{y_n} x_{n,y_n} (zero where y_n is ignore_index)."""
+
+    @staticmethod
+    def forward(ctx, x, target=None, weight=None, ignore_index=-100, reduction="mean", out_shape=None):
+        a = x.array
+        wy, safe = _target_weights(target, weight, ignore_index, a.dtype)
+        loss = (-wy * a[np.arange(a.shape[0]), safe]).astype(a.dtype, copy=False)
+        denom = wy.sum() if reduction == "mean" else None
+        ctx.save_for_backward(x)
+        ctx.options = dict(target=target, weight=weight, ignore_index=ignore_index, reduction=reduction,
+                           out_shape=out_shape)
+        ctx.denom = denom
+        return loss.reshape(out_shape) if reduction == "none" else _reduce(loss, reduction, denom)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """∂x[n, y_n] = −w_{y_n}·g_n, zero elsewhere (nll_loss_scatter; its derivative w.r.t. g is nll_loss
+        itself, w.r.t. x zero)"""
+        (x,) = ctx.saved_tensors
+        return NLLLossScatter.apply(grad, x, options=ctx.options, denom=ctx.denom)
+
+
 def nll_loss(input, target, weight=None, size_average=None, ignore_index=-100, reduce=None, reduction="mean"):
     """torch.nn.functional.nll_loss: input holds log-probabilities (N, C) / (N, C, d1, ...)."""
     return _class_loss(NLLLoss, "nll_loss", input, target, weight, ignore_index, reduction)
 
 
+class NLLLossScatter(Function):
+    """NLL's backward: ∂x[n, y_n] = −w_{y_n}·g_n; linear in g, x (an input here, or None) does not enter."""
+
+    @staticmethod
+    def forward(ctx, grad, x=None, options=None, denom=None):
+        wy, safe = _target_weights(options["target"], options["weight"], options["ignore_index"], grad.dtype)
+        reduction = options["reduction"]
+        g = grad.array.reshape(-1) if reduction == "none" else _per_element(grad.array, reduction, denom)
+        out = np.zeros((wy.shape[0], x.shape[1]), grad.dtype)
+        out[np.arange(wy.shape[0]), safe] = -wy * g
+        ctx.options, ctx.input_size = options, out.shape
+        return out
+
+    @staticmethod
+    def backward(ctx, grad_gx):
+        """∂g = nll_loss(h) (Σ_n −w_{y_n} h[n, y_n], reduced as the loss), ∂x = 0"""
+        gg = NLLLoss.apply(grad_gx, **ctx.options) if ctx.needs_input_grad[0] else None
+        gx = Tensor._wrap(np.zeros(ctx.input_size, grad_gx.dtype)) if ctx.needs_input_grad[1] else None
+        return gg, gx
+
+
 # ----------------------------------------------------------------------------- elementwise losses
-class MSELoss(LegacyFunction):
-    """ℓ = (x − y)²; ∂x = 2(x − y)·scale, ∂y = −∂x."""
-
-    @staticmethod
-    def forward(ctx, x, y, reduction="mean"):
-        d = x - y
-        ctx.save_for_backward(d)
-        ctx.reduction = reduction
-        return _reduce(d * d, reduction)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (d,) = ctx.saved_tensors
-        scale = 2.0 / d.size if ctx.reduction == "mean" else 2.0
-        g = (_reduce_shape_grad(grad, ctx.reduction, d.shape) * scale * d).astype(d.dtype, copy=False)
-        return g, -g
 
 
-class L1Loss(LegacyFunction):
-    """ℓ = |x − y|; ∂x = sign(x − y)·scale, ∂y = −∂x."""
-
-    @staticmethod
-    def forward(ctx, x, y, reduction="mean"):
-        d = x - y
-        ctx.save_for_backward(d)
-        ctx.reduction = reduction
-        return _reduce(np.abs(d), reduction)
-
-    @staticmethod
-    def backward(ctx, grad):
-        (d,) = ctx.saved_tensors
-        scale = 1.0 / d.size if ctx.reduction == "mean" else 1.0
-        g = (_reduce_shape_grad(grad, ctx.reduction, d.shape) * scale * np.sign(d)).astype(d.dtype, copy=False)
-        return g, -g
+def _mean_scale(reduction, *shapes):
+    """1/numel of the broadcast per-element loss for 'mean', else 1."""
+    return 1.0 / max(int(np.prod(np.broadcast_shapes(*shapes))), 1) if reduction == "mean" else 1.0
 
 
-class BCELoss(LegacyFunction):
-    """ℓ = −w [y·max(log x, −100) + (1−y)·max(log(1−x), −100)];
-    ∂x = w (x − y) / max((1−x)x, 1e-12)·scale, ∂y = w (log(1−x) − log x)·scale (clamped logs)."""
-
-    @staticmethod
-    def forward(ctx, x, y, w=None, reduction="mean"):
-        with np.errstate(divide="ignore"):
-            logx = np.maximum(np.log(x), -100)
-            log1mx = np.maximum(np.log1p(-x), -100)
-        loss = -(y * logx + (1 - y) * log1mx)
-        if w is not None:
-            loss = loss * w
-        ctx.save_for_backward(x, y, w, logx, log1mx)
-        ctx.reduction = reduction
-        return _reduce(loss.astype(x.dtype, copy=False), reduction)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, y, w, logx, log1mx = ctx.saved_tensors
-        shape = np.broadcast_shapes(x.shape, y.shape, () if w is None else w.shape)
-        s = 1.0 / int(np.prod(shape)) if ctx.reduction == "mean" else 1.0
-        g = _reduce_shape_grad(grad, ctx.reduction, shape) * s
-        if w is not None:
-            g = g * w
-        gx = g * (x - y) / np.maximum((1 - x) * x, 1e-12) if ctx.needs_input_grad[0] else None
-        gy = g * (log1mx - logx) if ctx.needs_input_grad[1] else None
-        cast = lambda a: None if a is None else a.astype(x.dtype, copy=False)  # noqa: E731
-        return cast(gx), cast(gy), None
-
-
-class BCEWithLogits(LegacyFunction):
-    """ℓ = w [(1 − y) x + (1 + (pw − 1) y) softplus(−x)] (stable for any x; pw the pos_weight);
-    ∂x = w [(1 − y) − (1 + (pw − 1) y) σ(−x)]·scale, ∂y = w [−x + (pw − 1) softplus(−x)]·scale."""
-
-    @staticmethod
-    def forward(ctx, x, y, w=None, pos_weight=None, reduction="mean"):
-        sp = np.logaddexp(0, -x).astype(x.dtype, copy=False)           # softplus(−x) = −log σ(x)
-        lw = 1 + (pos_weight - 1) * y if pos_weight is not None else 1
-        loss = (1 - y) * x + lw * sp
-        if w is not None:
-            loss = loss * w
-        ctx.save_for_backward(x, y, w, pos_weight, sp)
-        ctx.reduction = reduction
-        return _reduce(loss.astype(x.dtype, copy=False), reduction)
-
-    @staticmethod
-    def backward(ctx, grad):
-        x, y, w, pw, sp = ctx.saved_tensors
-        shape = np.broadcast_shapes(x.shape, y.shape, () if w is None else w.shape,
-                                    () if pw is None else pw.shape)
-        s = 1.0 / int(np.prod(shape)) if ctx.reduction == "mean" else 1.0
-        g = _reduce_shape_grad(grad, ctx.reduction, shape) * s
-        if w is not None:
-            g = g * w
-        lw = 1 + (pw - 1) * y if pw is not None else 1
-        sig_neg = np.exp(-np.logaddexp(0, x))                            # σ(−x), stable
-        gx = g * ((1 - y) - lw * sig_neg) if ctx.needs_input_grad[0] else None
-        gy = None
-        if ctx.needs_input_grad[1]:
-            gy = g * (-x + ((pw - 1) * sp if pw is not None else 0))
-        cast = lambda a: None if a is None else np.asarray(a).astype(x.dtype, copy=False)  # noqa: E731
-        return cast(gx), cast(gy), None, None
-
-
-def _pair(name, input, target):
+def _float_operands(name, input, target):
     input, target = as_tensor(input), as_tensor(target)
     if input.dtype.kind != "f" or target.dtype.kind != "f":
         raise RuntimeError(f"{name}: input and target must be floating point, got {input.dtype} and "
@@ -271,40 +205,139 @@ def _pair(name, input, target):
     return input, target
 
 
-def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """torch.nn.functional.mse_loss: mean/sum/none of (input − target)²."""
-    _check_reduction(reduction)
-    input, target = _pair("mse_loss", input, target)
-    return MSELoss.apply(input, target, reduction=reduction)
-
-
-def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
-    """torch.nn.functional.l1_loss: mean/sum/none of |input − target|."""
-    _check_reduction(reduction)
-    input, target = _pair("l1_loss", input, target)
-    return L1Loss.apply(input, target, reduction=reduction)
-
-
 def _opt(x, dtype):
     if x is None:
         return None
     return x.to(dtype) if hasattr(x, "array") and x.dtype != dtype else as_tensor(x).to(dtype)
 
 
+class MSELoss(Function):
+    """ℓ = (x − y)², reduced."""
+
+    @staticmethod
+    def forward(ctx, x, y, reduction="mean"):
+        d = x.array - y.array
+        ctx.save_for_backward(x, y)
+        ctx.reduction = reduction
+        return _reduce(d * d, reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """∂x = 2(x − y)·g·s, ∂y = −∂x   (s = 1/numel for 'mean', else 1)"""
+        x, y = ctx.saved_tensors
+        gx = (x - y) * (grad * (2.0 * _mean_scale(ctx.reduction, x.shape)))
+        return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+
+def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """torch.nn.functional.mse_loss: mean/sum/none of (input − target)²."""
+    _check_reduction(reduction)
+    input, target = _float_operands("mse_loss", input, target)
+    return MSELoss.apply(input, target, reduction=reduction)
+
+
+class L1Loss(Function):
+    """ℓ = |x − y|, reduced."""
+
+    @staticmethod
+    def forward(ctx, x, y, reduction="mean"):
+        ctx.save_for_backward(x, y)
+        ctx.reduction = reduction
+        return _reduce(np.abs(x.array - y.array), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """∂x = sign(x − y)·g·s, ∂y = −∂x   (s = 1/numel for 'mean', else 1)"""
+        x, y = ctx.saved_tensors
+        gx = (x - y).sign() * (grad * _mean_scale(ctx.reduction, x.shape))
+        return gx, (-gx if ctx.needs_input_grad[1] else None)
+
+
+def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """torch.nn.functional.l1_loss: mean/sum/none of |input − target|."""
+    _check_reduction(reduction)
+    input, target = _float_operands("l1_loss", input, target)
+    return L1Loss.apply(input, target, reduction=reduction)
+
+
+class BCELoss(Function):
+    """ℓ = −w [y·max(log x, −100) + (1−y)·max(log(1−x), −100)], reduced."""
+
+    @staticmethod
+    def forward(ctx, x, y, w=None, reduction="mean"):
+        a, t = x.array, y.array
+        with np.errstate(divide="ignore"):
+            logx = np.maximum(np.log(a), -100)
+            log1mx = np.maximum(np.log1p(-a), -100)
+        loss = -(t * logx + (1 - t) * log1mx)
+        if w is not None:
+            loss = loss * w.array
+        ctx.save_for_backward(x, y, w)
+        ctx.reduction = reduction
+        return _reduce(loss.astype(a.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """∂x = w (x − y) / max((1−x)x, 1e-12)·g·s, ∂y = w (max(log(1−x), −100) − max(log x, −100))·g·s"""
+        x, y, w = ctx.saved_tensors
+        g = grad * _mean_scale(ctx.reduction, x.shape, y.shape, () if w is None else w.shape)
+        if w is not None:
+            g = g * w
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            gx = g * (x - y) / ((1 - x) * x).clamp(min=1e-12)
+        if ctx.needs_input_grad[1]:
+            with np.errstate(divide="ignore"):
+                gy = g * ((-x).log1p().clamp(min=-100) - x.log().clamp(min=-100))
+        return gx, gy, None
+
+
 def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=None, reduction="mean"):
     """torch.nn.functional.binary_cross_entropy on probabilities in [0, 1]; logs clamped at −100."""
     _check_reduction(reduction)
-    input, target = _pair("binary_cross_entropy", input, target)
+    input, target = _float_operands("binary_cross_entropy", input, target)
     if ((input.array < 0) | (input.array > 1)).any():
         raise RuntimeError("binary_cross_entropy: all elements of input should be between 0 and 1 "
                            "(use binary_cross_entropy_with_logits for raw scores)")
     return BCELoss.apply(input, target, _opt(weight, input.dtype), reduction=reduction)
 
 
+class BCEWithLogits(Function):
+    """ℓ = w [(1 − y) x + (1 + (pw − 1) y) softplus(−x)] (stable for any x; pw the pos_weight), reduced."""
+
+    @staticmethod
+    def forward(ctx, x, y, w=None, pos_weight=None, reduction="mean"):
+        a, t = x.array, y.array
+        sp = np.logaddexp(0, -a).astype(a.dtype, copy=False)           # softplus(−x) = −log σ(x)
+        lw = 1 + (pos_weight.array - 1) * t if pos_weight is not None else 1
+        loss = (1 - t) * a + lw * sp
+        if w is not None:
+            loss = loss * w.array
+        ctx.save_for_backward(x, y, w, pos_weight)
+        ctx.reduction = reduction
+        return _reduce(loss.astype(a.dtype, copy=False), reduction)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """∂x = w [(1 − y) − (1 + (pw − 1) y) σ(−x)]·g·s, ∂y = w [−x + (pw − 1) softplus(−x)]·g·s"""
+        x, y, w, pw = ctx.saved_tensors
+        g = grad * _mean_scale(ctx.reduction, x.shape, y.shape, () if w is None else w.shape,
+                               () if pw is None else pw.shape)
+        if w is not None:
+            g = g * w
+        gx = gy = None
+        if ctx.needs_input_grad[0]:
+            lw = 1 + (pw - 1) * y if pw is not None else 1
+            gx = g * ((1 - y) - lw * (-x).sigmoid())
+        if ctx.needs_input_grad[1]:
+            gy = g * (-x + (pw - 1) * softplus(-x)) if pw is not None else g * -x
+        return gx, gy, None, None
+
+
 def binary_cross_entropy_with_logits(input, target, weight=None, size_average=None, reduce=None,
                                      reduction="mean", pos_weight=None):
     """torch.nn.functional.binary_cross_entropy_with_logits (stable log-sigmoid form)."""
     _check_reduction(reduction)
-    input, target = _pair("binary_cross_entropy_with_logits", input, target)
+    input, target = _float_operands("binary_cross_entropy_with_logits", input, target)
     return BCEWithLogits.apply(input, target, _opt(weight, input.dtype), _opt(pos_weight, input.dtype),
                                reduction=reduction)

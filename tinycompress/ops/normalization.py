@@ -3,7 +3,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function, LegacyFunction
+from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
+from ..tensor import Tensor
 from ._util import as_tensor
 
 
@@ -13,66 +15,114 @@ def _channel_sum(a: np.ndarray) -> np.ndarray:
     return a.sum(axis=0) if a.ndim == 2 else a.reshape(a.shape[0], a.shape[1], -1).sum(axis=2).sum(axis=0)
 
 
-class BatchNorm(LegacyFunction):
+def _channel_shape(ndim: int, c: int) -> tuple:
+    """(1, C, 1, ...): a per-channel (C,) vector's shape for broadcasting against (N, C, *)."""
+    return (1, c) + (1,) * (ndim - 2)
+
+
+class ChannelSum(Function):
+    """s[c] = Σ_{n,*} x[n, c, *]: the per-channel sum of batch norm's statistics and of a conv's bias gradient."""
+
+    @staticmethod
+    def forward(ctx, x):
+        ctx.input_size = x.shape
+        return _channel_sum(x.array)
+
+    @staticmethod
+    def backward(ctx, grad):
+        """∂x[n, c, *] = g[c]"""
+        size = ctx.input_size
+        return grad.reshape(_channel_shape(len(size), size[1])).expand(size)
+
+
+def channel_sum(input):
+    """Σ over every dim of (N, C, *) ``input`` but the channel dim 1, as (C,)."""
+    return ChannelSum.apply(as_tensor(input))
+
+
+class BatchNorm(Function):
     """y = γ·x̂ + β, x̂ = (x − μ)/σ, σ = √(v + eps); μ, v the batch mean and biased variance over all dims
     but 1 (training), or the running statistics (eval). In training, given running stats are updated in place
     from the same μ and v: running = (1 − momentum)·running + momentum·batch (v unbiased for running_var).
 
     In eval mode with no gradient wanted for γ, x̂ is never formed: y = x·(γ/σ) + (β − μ·γ/σ) in two passes.
-
-    backward (training): ∂x = (γ/σ)·(g − Σg/m − x̂·Σ(g·x̂)/m), m the count per channel; eval: ∂x = (γ/σ)·g;
-    ∂γ = Σ g·x̂, ∂β = Σ g (the sums over all dims but the channel dim 1, each computed once).
     """
 
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, running_mean=None, running_var=None, training=False,
                 momentum=0.1, eps=1e-5):
-        shape = (1, x.shape[1]) + (1,) * (x.ndim - 2)
-        count = x.size // x.shape[1]
+        a = x.array
+        w = None if weight is None else weight.array
+        b = None if bias is None else bias.array
+        shape = _channel_shape(a.ndim, a.shape[1])
+        count = a.size // a.shape[1]
         if training:
-            mean = _channel_sum(x) / x.dtype.type(count)
-            centred = x - mean.reshape(shape)                            # x − μ (becomes x̂ in place)
-            var = _channel_sum(np.square(centred)) / x.dtype.type(count)
+            mean = _channel_sum(a) / a.dtype.type(count)
+            centred = a - mean.reshape(shape)                            # x − μ (becomes x̂ in place)
+            var = _channel_sum(np.square(centred)) / a.dtype.type(count)
             for running, batch in ((running_mean, mean), (running_var, var * (count / max(count - 1, 1)))):
                 if running is not None:
                     running *= 1 - momentum
                     running += (momentum * batch).astype(running.dtype, copy=False)
         else:
-            mean, var = running_mean.astype(x.dtype, copy=False), running_var.astype(x.dtype, copy=False)
+            mean, var = running_mean.astype(a.dtype), running_var.astype(a.dtype, copy=False)
             centred = None
-        inv = (1.0 / np.sqrt(var + x.dtype.type(eps))).astype(x.dtype, copy=False)
-        ctx.meta = (shape, count, training, weight is not None, bias is not None)
+        inv = (1.0 / np.sqrt(var + a.dtype.type(eps))).astype(a.dtype, copy=False)
+        ctx.save_for_backward(x, weight)
+        ctx.training, ctx.eps, ctx.count, ctx.has_bias = training, eps, count, b is not None
+        ctx.mean, ctx.inv = mean, inv
         if not training and not ctx.needs_input_grad[1]:     # eval, x̂ not needed for ∂γ: fold, as torch
-            scale = inv * weight if weight is not None else inv            # does: y = x·(γ/σ) + (β − μ·γ/σ)
-            y = x * scale.reshape(shape)
-            y += ((bias if bias is not None else 0) - mean * scale).reshape(shape)
-            ctx.save_for_backward(None, inv, weight)
+            scale = inv * w if w is not None else inv                      # does: y = x·(γ/σ) + (β − μ·γ/σ)
+            y = a * scale.reshape(shape)
+            y += ((b if b is not None else 0) - mean * scale).reshape(shape)
+            ctx.xhat = None
             return y
-        xhat = centred if centred is not None else x - mean.reshape(shape)
+        xhat = centred if centred is not None else a - mean.reshape(shape)
         xhat *= inv.reshape(shape)
-        y = xhat * weight.reshape(shape) if weight is not None else xhat.copy()
-        if bias is not None:
-            y += bias.reshape(shape)
-        ctx.save_for_backward(xhat, inv, weight)
+        y = xhat * w.reshape(shape) if w is not None else xhat.copy()
+        if b is not None:
+            y += b.reshape(shape)
+        ctx.xhat = xhat
         return y
 
     @staticmethod
     def backward(ctx, grad):
-        xhat, inv, weight = ctx.saved_tensors
-        shape, count, training, has_w, has_b = ctx.meta
+        """training: ∂x = (γ/σ)·(g − Σg/m − x̂·Σ(g·x̂)/m), m the count per channel; eval: ∂x = (γ/σ)·g;
+        ∂γ = Σ g·x̂, ∂β = Σ g (the sums over all dims but the channel dim 1, each computed once).
+
+        Under create_graph, x̂ and 1/σ are recomputed from x with the library's ops, so that this formula
+        is differentiated again; otherwise the forward's arrays serve."""
+        x, weight = ctx.saved_tensors
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        sum_g = _channel_sum(grad) if (training and need_x) or (has_b and need_b) else None
-        sum_gx = _channel_sum(grad * xhat) if (training and need_x) or (has_w and need_w) else None
+        training, has_w, m = ctx.training, weight is not None, ctx.count
+        shape = _channel_shape(grad.ndim, grad.shape[1])
+        xhat, inv = _normalized(ctx, x, want_xhat=training and need_x or has_w and need_w)
+        sum_g = channel_sum(grad) if (training and need_x) or (ctx.has_bias and need_b) else None
+        sum_gx = channel_sum(grad * xhat) if (training and need_x) or (has_w and need_w) else None
         gx = None
         if need_x:
             scale = inv * weight if has_w else inv                       # γ/σ per channel
             gx = grad * scale.reshape(shape)
             if training:
-                gx -= xhat * (scale * sum_gx / count).reshape(shape)
-                gx -= (scale * sum_g / count).reshape(shape)
+                gx = gx - (xhat * (scale * sum_gx / m).reshape(shape) + (scale * sum_g / m).reshape(shape))
         gw = sum_gx if has_w and need_w else None
-        gb = sum_g if has_b and need_b else None
+        gb = sum_g if ctx.has_bias and need_b else None
         return gx, gw, gb, None, None                                    # running stats: no gradient
+
+
+def _normalized(ctx, x, want_xhat):
+    """(x̂, 1/σ per channel) for the backward: the forward's arrays, or, when the backward is recorded
+    (create_graph), the same values computed from x with the library's ops."""
+    if not is_grad_enabled():
+        return (None if ctx.xhat is None else Tensor._wrap(ctx.xhat)), Tensor._wrap(ctx.inv)
+    shape = _channel_shape(x.ndim, x.shape[1])
+    if not ctx.training:
+        inv = Tensor._wrap(ctx.inv)
+        return ((x - Tensor._wrap(ctx.mean.reshape(shape))) * inv.reshape(shape) if want_xhat else None), inv
+    dims = (0,) + tuple(range(2, x.ndim))
+    centred = x - x.mean(dims, keepdim=True)
+    inv = ((centred * centred).mean(dims, keepdim=True) + ctx.eps).rsqrt()
+    return centred * inv, inv.reshape(-1)
 
 
 def _array(t):

@@ -1,8 +1,10 @@
 """Reductions and the softmax family.
 
-A reduction over ``axes`` sends its gradient back by re-inserting the reduced axes
-(``_expand``) and broadcasting. max/min/amax/amin split the gradient evenly among tied
-maxima for full reductions (as torch does) and give it to the returned index along a dim.
+Forwards are NumPy; backwards use the library's ops (differentiable again under ``create_graph``).
+A reduction over ``axis`` sends its gradient back by re-inserting the reduced axes (``_keepdim``)
+and broadcasting. max/min/amax/amin split the gradient evenly among tied maxima for full
+reductions (as torch does) and give it to the returned index along a dim; their derivative is a
+constant selection mask, so their second derivative is zero, as torch's.
 """
 from __future__ import annotations
 
@@ -11,9 +13,12 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd.function import Function, LegacyFunction
+from ..autograd.function import Function
+from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_dim
+from .elementwise import exp, sign, where
+from .shape import Expand
 
 _max = builtins.max                    # this module defines its own max (torch.max)
 
@@ -28,244 +33,51 @@ def _axes(dim, ndim, op):
     return dims
 
 
-def _expand(g, shape, axis, keepdim):
-    """``g`` with the reduced axes put back (size 1), ready to broadcast against ``shape``."""
-    if keepdim or axis is None and g.ndim == len(shape):
-        return g
-    if axis is None:
-        return g.reshape((1,) * len(shape))
-    return np.expand_dims(g, axis)
+def _note(ctx, x, axis, keepdim):
+    """Record what ``_keepdim`` needs: the input's shape, the reduced axes (a tuple or None), keepdim."""
+    ctx.shape, ctx.axis, ctx.keepdim = x.shape, axis, keepdim
 
 
-class Sum(LegacyFunction):
+def _keepdim(t, ctx):
+    """``t`` (shaped like the reduction's output) with the reduced axes put back as size 1, ready to
+    broadcast against the input."""
+    if ctx.keepdim or t.ndim == 0:                    # a 0-d tensor broadcasts as it is
+        return t
+    shape = tuple(1 if ctx.axis is None or i in ctx.axis else n for i, n in enumerate(ctx.shape))
+    return t if t.shape == shape else t.reshape(shape)
+
+
+class Sum(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False, dtype=None):
-        ctx.meta = (x.shape, axis, keepdim)
-        return np.sum(x, axis=axis, keepdims=keepdim, dtype=dtype)
+        _note(ctx, x, axis, keepdim)
+        return np.sum(x.array, axis=axis, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
     def backward(ctx, g):
         """d Σx = g broadcast over the summed axes"""
-        shape, axis, keepdim = ctx.meta
-        return np.broadcast_to(_expand(g, shape, axis, keepdim), shape)
+        return Expand.apply(_keepdim(g, ctx), shape=ctx.shape)
 
 
-class Mean(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, axis=None, keepdim=False):
-        ctx.meta = (x.shape, axis, keepdim)
-        out = np.mean(x, axis=axis, keepdims=keepdim)
-        ctx.count = x.size // _max(out.size, 1) if x.size else 0
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        """d mean(x) = g/N broadcast over the reduced axes"""
-        shape, axis, keepdim = ctx.meta
-        return np.broadcast_to(_expand(g, shape, axis, keepdim) / ctx.count, shape)
-
-
-class Var(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, axis=None, correction=1, keepdim=False):
-        mean = np.mean(x, axis=axis, keepdims=True)
-        centred = x - mean
-        n = x.size // _max(mean.size, 1)
-        ctx.save_for_backward(centred)
-        ctx.meta = (x.shape, axis, keepdim, _max(n - correction, 0))
-        return np.sum(centred * centred, axis=axis, keepdims=keepdim) / _max(n - correction, 0)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d var(x) = g·2(x - mean)/(N - correction)"""
-        (centred,) = ctx.saved_tensors
-        shape, axis, keepdim, dof = ctx.meta
-        return _expand(g, shape, axis, keepdim) * centred * (2 / dof)
-
-
-class Std(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, axis=None, correction=1, keepdim=False):
-        mean = np.mean(x, axis=axis, keepdims=True)
-        centred = x - mean
-        dof = _max(x.size // _max(mean.size, 1) - correction, 0)
-        out = np.sqrt(np.sum(centred * centred, axis=axis, keepdims=True) / dof)
-        ctx.save_for_backward(centred, out)
-        ctx.meta = (x.shape, axis, keepdim, dof)
-        if keepdim:
-            return out
-        return out.reshape(()) if axis is None else np.squeeze(out, axis)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d std(x) = g·(x - mean)/((N - correction)·std)   (0 where std = 0, as torch)"""
-        centred, out = ctx.saved_tensors
-        shape, axis, keepdim, dof = ctx.meta
-        with np.errstate(divide="ignore", invalid="ignore"):
-            local = np.where(out == 0, 0, centred / (dof * out)).astype(centred.dtype, copy=False)
-        return _expand(g, shape, axis, keepdim) * local
-
-
-class Prod(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, axis=None, keepdim=False):
-        ctx.save_for_backward(x)
-        ctx.meta = (axis, keepdim)
-        return np.prod(x, axis=axis, keepdims=keepdim)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d Πx / dx_i = Π_{j≠i} x_j (exclusive prefix × suffix products, exact with zeros)"""
-        (x,) = ctx.saved_tensors
-        axis, keepdim = ctx.meta
-        flat = x.reshape(1, -1) if axis is None else np.moveaxis(x, axis[0], -1)
-        ones = np.ones(flat.shape[:-1] + (1,), x.dtype)
-        before = np.cumprod(np.concatenate([ones, flat[..., :-1]], -1), -1)
-        after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], -1), -1)[..., ::-1]
-        others = before * after
-        others = others.reshape(x.shape) if axis is None else np.moveaxis(others, -1, axis[0])
-        return _expand(g, x.shape, axis, keepdim) * others
-
-
-class Extreme(LegacyFunction):
-    """max or min over all elements or several axes; ties share the gradient evenly."""
-
-    @staticmethod
-    def forward(ctx, x, axis=None, keepdim=False, largest=True):
-        out = (np.max if largest else np.min)(x, axis=axis, keepdims=True)
-        ctx.save_for_backward(x, out)
-        ctx.meta = (axis, keepdim)
-        return out if keepdim else (out.reshape(()) if axis is None else np.squeeze(out, axis))
-
-    @staticmethod
-    def backward(ctx, g):
-        """d max(x) = g·1{x = max}/#ties"""
-        x, out = ctx.saved_tensors
-        axis, keepdim = ctx.meta
-        hit = x == out
-        return _expand(g, x.shape, axis, keepdim) * hit / hit.sum(axis=axis, keepdims=True).astype(x.dtype)
-
-
-class ExtremeAlong(LegacyFunction):
-    """max or min along one dim: values and indices; the gradient goes to the returned index."""
-
-    @staticmethod
-    def forward(ctx, x, axis, keepdim=False, largest=True):
-        index = (np.argmax if largest else np.argmin)(x, axis=axis, keepdims=True)
-        values = np.take_along_axis(x, index, axis)
-        ctx.save_for_backward(index)
-        ctx.meta = (x.shape, axis, keepdim)
-        if not keepdim:
-            values, index = np.squeeze(values, axis), np.squeeze(index, axis)
-        index = index.astype(np.int64, copy=False)
-        ctx.mark_non_differentiable(index)
-        return values, index
-
-    @staticmethod
-    def backward(ctx, g, _g_index):
-        """d max(x, dim)_j / dx = g_j at the argmax, 0 elsewhere"""
-        (index,) = ctx.saved_tensors
-        shape, axis, keepdim = ctx.meta
-        out = np.zeros(shape, g.dtype)
-        np.put_along_axis(out, index, g if keepdim else np.expand_dims(g, axis), axis)
-        return out
-
-
-class Norm(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, p=2.0, axis=None, keepdim=False):
-        a = np.abs(x)
-        if p == np.inf:
-            out = np.max(a, axis=axis, keepdims=True)
-        elif p == 1:
-            out = np.sum(a, axis=axis, keepdims=True)
-        elif p == 2:
-            out = np.sqrt(np.sum(x * x, axis=axis, keepdims=True))
-        else:
-            out = np.sum(a ** p, axis=axis, keepdims=True) ** (1.0 / p)
-        ctx.save_for_backward(x, out)
-        ctx.meta = (p, axis, keepdim)
-        if keepdim:
-            return out
-        return out.reshape(()) if axis is None else np.squeeze(out, axis)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d‖x‖_p = g·sign(x)|x|^(p-1)/‖x‖^(p-1)  (p=2: g·x/‖x‖, 0 where ‖x‖ = 0)"""
-        x, out = ctx.saved_tensors
-        p, axis, keepdim = ctx.meta
-        g = _expand(g, x.shape, axis, keepdim)
-        if p == 1:
-            return g * np.sign(x)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if p == np.inf:
-                hit = np.abs(x) == out
-                local = np.sign(x) * hit / hit.sum(axis=axis, keepdims=True)
-            elif p == 2:
-                local = x / out
-            else:
-                local = np.sign(x) * np.abs(x) ** (p - 1) / out ** (p - 1)
-        return g * np.where(out == 0, 0, local).astype(x.dtype, copy=False)
-
-
-class Softmax(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, axis):
-        e = np.exp(x - np.max(x, axis=axis, keepdims=True))
-        e /= np.sum(e, axis=axis, keepdims=True)
-        ctx.save_for_backward(e)
-        ctx.axis = axis
-        return e
-
-    @staticmethod
-    def backward(ctx, g):
-        """d softmax = s·(g − Σ g·s)"""
-        (s,) = ctx.saved_tensors
-        gs = g * s
-        gs -= s * np.sum(gs, axis=ctx.axis, keepdims=True)
-        return gs
-
-
-class LogSoftmax(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, axis):
-        shifted = x - np.max(x, axis=axis, keepdims=True)
-        out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
-        ctx.save_for_backward(out)
-        ctx.axis = axis
-        return out
-
-    @staticmethod
-    def backward(ctx, g):
-        """d log_softmax = g − softmax·Σg"""
-        (out,) = ctx.saved_tensors
-        return g - np.exp(out) * np.sum(g, axis=ctx.axis, keepdims=True)
-
-
-class LogSumExp(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, axis, keepdim=False):
-        m = np.max(x, axis=axis, keepdims=True)
-        m = np.where(np.isfinite(m), m, 0).astype(x.dtype, copy=False)
-        out = m + np.log(np.sum(np.exp(x - m), axis=axis, keepdims=True))
-        ctx.save_for_backward(x, out)
-        ctx.meta = (axis, keepdim)
-        return out if keepdim else np.squeeze(out, axis)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d logsumexp(x) = g·softmax(x)"""
-        x, out = ctx.saved_tensors
-        axis, keepdim = ctx.meta
-        return _expand(g, x.shape, axis, keepdim) * np.exp(x - out)
-
-
-# ----------------------------------------------------------------------------- public functions
 def sum(input, dim=None, keepdim=False, *, dtype=None):
     input = as_tensor(input)
     if dtype is None and input.array.dtype.kind in "bui":
         dtype = np.int64                      # torch sums integers and bools into int64
     return Sum.apply(input, axis=_axes(dim, input.ndim, "sum"), keepdim=keepdim, dtype=dtype)
+
+
+class Mean(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdim=False):
+        _note(ctx, x, axis, keepdim)
+        out = np.mean(x.array, axis=axis, keepdims=keepdim)
+        ctx.count = x.array.size // _max(out.size, 1) if x.array.size else 0
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d mean(x) = g/N broadcast over the reduced axes"""
+        return Expand.apply(_keepdim(g, ctx) / ctx.count, shape=ctx.shape)
 
 
 def mean(input, dim=None, keepdim=False, *, dtype=None):
@@ -276,6 +88,33 @@ def mean(input, dim=None, keepdim=False, *, dtype=None):
         raise RuntimeError(f"mean: input dtype should be floating point, got {input.dtype}: "
                            "pass dtype=tc.float32 or call .float() first")
     return Mean.apply(input, axis=_axes(dim, input.ndim, "mean"), keepdim=keepdim)
+
+
+def _centred(x, axis):
+    """x - mean(x) over ``axis`` (kept), with the library's ops: differentiable in x."""
+    return x - Mean.apply(x, axis=axis, keepdim=True)
+
+
+def _dof(x, axis, correction):
+    """N - correction (at least 0), N the number of elements each output reduces."""
+    n = x.array.size if axis is None else int(np.prod([x.shape[a] for a in axis], dtype=np.int64))
+    return _max(n - correction, 0)
+
+
+class Var(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, correction=1, keepdim=False):
+        _note(ctx, x, axis, keepdim)
+        ctx.save_for_backward(x)
+        ctx.dof = _dof(x, axis, correction)
+        centred = x.array - np.mean(x.array, axis=axis, keepdims=True)
+        return np.sum(centred * centred, axis=axis, keepdims=keepdim) / ctx.dof
+
+    @staticmethod
+    def backward(ctx, g):
+        """d var(x) = g·2(x - mean)/(N - correction)"""
+        (x,) = ctx.saved_tensors
+        return _keepdim(g, ctx) * _centred(x, ctx.axis) * (2 / ctx.dof if ctx.dof else np.inf)
 
 
 def _correction(unbiased, correction):
@@ -292,6 +131,26 @@ def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
                      keepdim=keepdim)
 
 
+class Std(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, correction=1, keepdim=False):
+        _note(ctx, x, axis, keepdim)
+        ctx.dof = _dof(x, axis, correction)
+        centred = x.array - np.mean(x.array, axis=axis, keepdims=True)
+        out = np.asarray(np.sqrt(np.sum(centred * centred, axis=axis, keepdims=keepdim) / ctx.dof))
+        ctx.save_for_backward(x, as_tensor(out))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d std(x) = g·(x - mean)/((N - correction)·std)   (0 where std = 0, as torch)"""
+        x, std = ctx.saved_tensors
+        std = _keepdim(std, ctx)
+        if not std.array.all():                       # there x - mean = 0: dividing by 1 gives the 0
+            std = where(std == 0, 1.0, std)
+        return _keepdim(g, ctx) * _centred(x, ctx.axis) / (std * ctx.dof)
+
+
 def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
     input = as_tensor(input)
     if isinstance(unbiased, bool) is False and unbiased is not None:
@@ -300,11 +159,109 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
                      keepdim=keepdim)
 
 
+class Prod(Function):
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdim=False):
+        _note(ctx, x, axis, keepdim)
+        out = np.asarray(np.prod(x.array, axis=axis, keepdims=keepdim))
+        ctx.save_for_backward(x, as_tensor(out))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d Πx / dx_i = Π_{j≠i} x_j"""
+        x, out = ctx.saved_tensors
+        if not is_grad_enabled():           # first order: NumPy prefix × suffix products, exact with zeros
+            others = as_tensor(_exclusive_products(x.array, ctx.axis))
+        elif x.array.all():                 # differentiable: Πx / x_i
+            others = _keepdim(out, ctx) / x
+        else:                               # differentiable with zeros: Π over x with x_i replaced by 1
+            others = _products_without_each(x, ctx.axis)
+        return _keepdim(g, ctx) * others
+
+
+def _exclusive_products(a, axis):
+    """Π_{j≠i} a_j along ``axis`` (all elements when None), as exclusive prefix × suffix products."""
+    flat = a.reshape(1, -1) if axis is None else np.moveaxis(a, axis[0], -1)
+    ones = np.ones(flat.shape[:-1] + (1,), a.dtype)
+    before = np.cumprod(np.concatenate([ones, flat[..., :-1]], -1), -1)
+    after = np.cumprod(np.concatenate([ones, flat[..., :0:-1]], -1), -1)[..., ::-1]
+    others = before * after
+    return others.reshape(a.shape) if axis is None else np.moveaxis(others, -1, axis[0])
+
+
+def _products_without_each(x, axis):
+    """Π_{j≠i} x_j along ``axis`` with the library's ops: row i of an n×n stack is x with x_i set to 1."""
+    flat = x.reshape(1, -1) if axis is None else x.transpose(axis[0], -1)
+    n = flat.shape[-1]
+    others = where(np.eye(n, dtype=bool), 1.0, flat.unsqueeze(-2)).prod(-1)
+    return others.reshape(x.shape) if axis is None else others.transpose(axis[0], -1)
+
+
 def prod(input, dim=None, keepdim=False):
     input = as_tensor(input)
     if dim is not None and not isinstance(dim, (int, np.integer)):
         raise TypeError("prod: dim must be a single int (as in torch)")
     return Prod.apply(input, axis=_axes(dim, input.ndim, "prod"), keepdim=keepdim)
+
+
+class Extreme(Function):
+    """max or min over all elements or several axes; ties share the gradient evenly."""
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdim=False, largest=True):
+        _note(ctx, x, axis, keepdim)
+        out = (np.max if largest else np.min)(x.array, axis=axis, keepdims=True)
+        ctx.save_for_backward(x, as_tensor(out))
+        return out if keepdim else (out.reshape(()) if axis is None else np.squeeze(out, axis))
+
+    @staticmethod
+    def backward(ctx, g):
+        """d max(x) = g·1{x = max}/#ties"""
+        x, out = ctx.saved_tensors
+        hit = x.array == out.array
+        share = hit.astype(g.dtype)
+        count = hit.sum(axis=ctx.axis, keepdims=True)
+        if (count > 1).any():
+            share /= count
+        return _keepdim(g, ctx) * as_tensor(share)
+
+
+def amax(input, dim=(), keepdim=False):
+    input = as_tensor(input)
+    axis = None if dim == () or dim is None else _axes(dim, input.ndim, "amax")
+    return Extreme.apply(input, axis=axis, keepdim=keepdim, largest=True)
+
+
+def amin(input, dim=(), keepdim=False):
+    input = as_tensor(input)
+    axis = None if dim == () or dim is None else _axes(dim, input.ndim, "amin")
+    return Extreme.apply(input, axis=axis, keepdim=keepdim, largest=False)
+
+
+class ExtremeAlong(Function):
+    """max or min along one dim: values and indices; the gradient goes to the returned index."""
+
+    @staticmethod
+    def forward(ctx, x, axis, keepdim=False, largest=True):
+        _note(ctx, x, (axis,), keepdim)
+        index = (np.argmax if largest else np.argmin)(x.array, axis=axis, keepdims=True)
+        values = np.take_along_axis(x.array, index, axis)
+        ctx.save_for_backward(as_tensor(index))
+        if not keepdim:
+            values, index = np.squeeze(values, axis), np.squeeze(index, axis)
+        index = index.astype(np.int64, copy=False)
+        ctx.mark_non_differentiable(index)
+        return values, index
+
+    @staticmethod
+    def backward(ctx, g, _g_index):
+        """d max(x, dim)_j / dx = g_j at the argmax, 0 elsewhere"""
+        (index,) = ctx.saved_tensors
+        (axis,) = ctx.axis
+        n = ctx.shape[axis]
+        positions = np.arange(n).reshape([n if i == axis else 1 for i in range(len(ctx.shape))])
+        return _keepdim(g, ctx) * as_tensor(positions == index.array)
 
 
 def _extreme(input, dim, keepdim, largest, name):
@@ -332,28 +289,6 @@ def min(input, dim=None, keepdim=False):
     return _extreme(input, dim, keepdim, False, "min")
 
 
-def amax(input, dim=(), keepdim=False):
-    input = as_tensor(input)
-    axis = None if dim == () or dim is None else _axes(dim, input.ndim, "amax")
-    return Extreme.apply(input, axis=axis, keepdim=keepdim, largest=True)
-
-
-def amin(input, dim=(), keepdim=False):
-    input = as_tensor(input)
-    axis = None if dim == () or dim is None else _axes(dim, input.ndim, "amin")
-    return Extreme.apply(input, axis=axis, keepdim=keepdim, largest=False)
-
-
-def norm(input, p="fro", dim=None, keepdim=False):
-    """The p-norm over ``dim`` (all elements when None); p = 'fro', a positive number, or inf."""
-    input = as_tensor(input)
-    if p == "fro":
-        p = 2.0
-    if isinstance(p, str) or not p > 0:
-        raise ValueError(f"norm: p must be 'fro', a positive number or inf, got {p!r}")
-    return Norm.apply(input, p=float(p), axis=_axes(dim, input.ndim, "norm"), keepdim=keepdim)
-
-
 def argmax(input, dim=None, keepdim=False):
     x = as_tensor(input).array
     if dim is None:                                  # index into the flattened tensor
@@ -370,6 +305,53 @@ def argmin(input, dim=None, keepdim=False):
     return Tensor._wrap(np.argmin(x, axis=axis, keepdims=keepdim).astype(np.int64))
 
 
+class Norm(Function):
+    @staticmethod
+    def forward(ctx, x, p=2.0, axis=None, keepdim=False):
+        _note(ctx, x, axis, keepdim)
+        ctx.p = p
+        a = x.array
+        if p == np.inf:
+            out = np.max(np.abs(a), axis=axis, keepdims=keepdim)
+        elif p == 1:
+            out = np.sum(np.abs(a), axis=axis, keepdims=keepdim)
+        elif p == 2:
+            out = np.sqrt(np.sum(a * a, axis=axis, keepdims=keepdim))
+        else:
+            out = np.sum(np.abs(a) ** p, axis=axis, keepdims=keepdim) ** (1.0 / p)
+        out = np.asarray(out)
+        ctx.save_for_backward(x, as_tensor(out))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d‖x‖_p = g·sign(x)|x|^(p-1)/‖x‖^(p-1)  (p=2: g·x/‖x‖; 0 where ‖x‖ = 0)"""
+        x, norm = ctx.saved_tensors
+        g, p = _keepdim(g, ctx), ctx.p
+        if p == 1:
+            return g * sign(x)
+        norm = _keepdim(norm, ctx)
+        if p == np.inf:                               # the largest |x_i| (ties share): a constant selection
+            hit = np.abs(x.array) == norm.array
+            share = np.sign(x.array) * hit / hit.sum(axis=ctx.axis, keepdims=True)
+            return g * as_tensor(share.astype(g.dtype, copy=False))
+        if not norm.array.all():                      # there x = 0: dividing by 1 gives the 0
+            norm = where(norm == 0, 1.0, norm)
+        if p == 2:
+            return x * (g / norm)
+        return sign(x) * x.abs() ** (p - 1) * (g / norm ** (p - 1))
+
+
+def norm(input, p="fro", dim=None, keepdim=False):
+    """The p-norm over ``dim`` (all elements when None); p = 'fro', a positive number, or inf."""
+    input = as_tensor(input)
+    if p == "fro":
+        p = 2.0
+    if isinstance(p, str) or not p > 0:
+        raise ValueError(f"norm: p must be 'fro', a positive number or inf, got {p!r}")
+    return Norm.apply(input, p=float(p), axis=_axes(dim, input.ndim, "norm"), keepdim=keepdim)
+
+
 def _one_dim(dim, ndim, name):
     if dim is None:
         raise TypeError(f"{name}() missing required argument 'dim'")
@@ -377,14 +359,66 @@ def _one_dim(dim, ndim, name):
     return axis
 
 
+class Softmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        e = np.exp(x.array - np.max(x.array, axis=axis, keepdims=True))
+        e /= np.sum(e, axis=axis, keepdims=True)
+        ctx.save_for_backward(as_tensor(e))
+        ctx.axis = axis
+        return e
+
+    @staticmethod
+    def backward(ctx, g):
+        """d softmax = s·(g − Σ g·s)"""
+        (s,) = ctx.saved_tensors
+        gs = g * s
+        return gs - s * gs.sum(ctx.axis, keepdim=True)
+
+
 def softmax(input, dim, dtype=None):
     input = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
     return Softmax.apply(input, axis=_one_dim(dim, input.ndim, "softmax"))
 
 
+class LogSoftmax(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        shifted = x.array - np.max(x.array, axis=axis, keepdims=True)
+        out = shifted - np.log(np.sum(np.exp(shifted), axis=axis, keepdims=True))
+        ctx.save_for_backward(as_tensor(out))
+        ctx.axis = axis
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d log_softmax = g − softmax·Σg"""
+        (out,) = ctx.saved_tensors
+        return g - exp(out) * g.sum(ctx.axis, keepdim=True)
+
+
 def log_softmax(input, dim, dtype=None):
     input = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
     return LogSoftmax.apply(input, axis=_one_dim(dim, input.ndim, "log_softmax"))
+
+
+class LogSumExp(Function):
+    @staticmethod
+    def forward(ctx, x, axis, keepdim=False):
+        _note(ctx, x, axis, keepdim)
+        a = x.array
+        m = np.max(a, axis=axis, keepdims=True)
+        m = np.where(np.isfinite(m), m, 0).astype(a.dtype, copy=False)
+        out = m + np.log(np.sum(np.exp(a - m), axis=axis, keepdims=True))
+        out = out if keepdim else np.squeeze(out, axis)
+        ctx.save_for_backward(x, as_tensor(out))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d logsumexp(x) = g·softmax(x) = g·exp(x − logsumexp(x))"""
+        x, out = ctx.saved_tensors
+        return _keepdim(g, ctx) * exp(x - _keepdim(out, ctx))
 
 
 def logsumexp(input, dim, keepdim=False):

@@ -1,10 +1,15 @@
-"""Shape, layout and indexing Functions: the gradient is the inverse rearrangement."""
+"""Shape, layout and indexing Functions: the gradient is the inverse rearrangement.
+
+Forwards are NumPy (views where NumPy gives views); backwards rearrange the gradient with the
+library's own ops, so they are linear in the gradient and differentiable again under
+``create_graph`` (the second derivative of a rearrangement is zero).
+"""
 from __future__ import annotations
 
 import numpy as np
 
 from ..autograd.engine import sum_to_shape
-from ..autograd.function import Function, LegacyFunction
+from ..autograd.function import Function
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_dim
 
@@ -16,170 +21,18 @@ def _shape_args(shape):
     return tuple(int(s) for s in shape)
 
 
-class Reshape(LegacyFunction):
+class Reshape(Function):
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
-        return x.reshape(shape)
+        return x.array.reshape(shape)
 
     @staticmethod
     def backward(ctx, g):
         """d reshape(x) = g reshaped back"""
-        return g.reshape(ctx.shape)
+        return Reshape.apply(g, shape=ctx.shape)
 
 
-class Permute(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, axes):
-        ctx.axes = axes
-        return np.transpose(x, axes)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d permute(x) = g permuted by the inverse permutation"""
-        return np.transpose(g, np.argsort(ctx.axes))
-
-
-class Expand(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, shape):
-        return np.broadcast_to(x, shape)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d expand(x) = g summed over the expanded axes (done by the engine)"""
-        return g
-
-
-class Repeat(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, repeats):
-        lead = len(repeats) - x.ndim
-        ctx.meta = ((1,) * lead + x.shape, repeats)
-        return np.tile(x, repeats)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d tile(x) = the sum of g over the copies"""
-        shape, repeats = ctx.meta
-        split = [n for pair in zip(repeats, shape) for n in pair]
-        return g.reshape(split).sum(axis=tuple(range(0, 2 * len(shape), 2))).reshape(shape)
-
-
-class Concatenate(LegacyFunction):
-    @staticmethod
-    def forward(ctx, axis, *xs):
-        ctx.meta = (axis, np.cumsum([x.shape[axis] for x in xs])[:-1])
-        return np.concatenate(xs, axis=axis)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d cat(x₁..xₙ) = g split back at the input boundaries"""
-        axis, bounds = ctx.meta
-        return (None, *np.split(g, bounds, axis=axis))
-
-
-class Stack(LegacyFunction):
-    @staticmethod
-    def forward(ctx, axis, *xs):
-        ctx.axis = axis
-        return np.stack(xs, axis=axis)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d stack(x₁..xₙ) = the slices of g along the new axis"""
-        return (None, *np.moveaxis(g, ctx.axis, 0))
-
-
-class Pad(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, widths, value=0.0):
-        ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
-        return np.pad(x, widths, constant_values=value)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d pad(x) = g with the padding cut away"""
-        return g[ctx.slices]
-
-
-class GetItem(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, index):
-        ctx.meta = (x.shape, x.dtype, index)
-        return x[index]
-
-    @staticmethod
-    def backward(ctx, g):
-        """d x[i] = g scattered into zeros at i (accumulating where an index repeats)"""
-        shape, dtype, index = ctx.meta
-        out = np.zeros(shape, dtype)
-        if _is_basic(index):
-            out[index] = g
-        else:
-            np.add.at(out, index, g)
-        return out
-
-
-class MaskedFill(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, mask, value):
-        ctx.save_for_backward(mask)
-        return np.where(mask, np.asarray(value, x.dtype), x)
-
-    @staticmethod
-    def backward(ctx, g):
-        """d masked_fill(x) = g where not masked, 0 where filled"""
-        (mask,) = ctx.saved_tensors
-        return np.where(mask, np.zeros((), g.dtype), g), None, None
-
-
-class Diag(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x, diagonal=0):
-        ctx.meta = (x.shape, diagonal)
-        return np.diag(x, diagonal).copy()
-
-    @staticmethod
-    def backward(ctx, g):
-        """d diag(x) = diag(g) (a vector's diagonal matrix ↔ a matrix's diagonal)"""
-        shape, k = ctx.meta
-        if len(shape) == 1:
-            return np.diag(g, k).copy()
-        out = np.zeros(shape, g.dtype)
-        rows = np.arange(len(g)) + max(-k, 0)
-        out[rows, rows + k] = g
-        return out
-
-
-class Clone(LegacyFunction):
-    @staticmethod
-    def forward(ctx, x):
-        return x.copy()
-
-    @staticmethod
-    def backward(ctx, g):
-        """d clone(x) = g"""
-        return g
-
-
-def _is_basic(index) -> bool:
-    items = index if isinstance(index, tuple) else (index,)
-    return all(i is None or i is Ellipsis or isinstance(i, (int, slice, np.integer)) for i in items)
-
-
-def unwrap_index(index):
-    """An index with Tensors replaced by their arrays (bool and integer tensors index like arrays)."""
-    if isinstance(index, Tensor):
-        return index.array
-    if isinstance(index, tuple):
-        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
-    if isinstance(index, list):
-        return np.asarray(index)
-    return index
-
-
-# ----------------------------------------------------------------------------- public functions
 def reshape(input, *shape):
     input = as_tensor(input)
     shape = _shape_args(shape)
@@ -214,6 +67,34 @@ def unflatten(input, dim, sizes):
     return reshape(input, input.shape[:axis] + tuple(sizes) + input.shape[axis + 1:])
 
 
+def squeeze(input, dim=None):
+    input = as_tensor(input)
+    if dim is None:
+        shape = tuple(n for n in input.shape if n != 1)
+    else:
+        axes = normalize_dim(dim, input.ndim, "squeeze")
+        shape = tuple(n for i, n in enumerate(input.shape) if not (i in axes and n == 1))
+    return input if shape == input.shape else reshape(input, shape)
+
+
+def unsqueeze(input, dim):
+    input = as_tensor(input)
+    (axis,) = normalize_dim(dim, input.ndim + 1, "unsqueeze")
+    return reshape(input, input.shape[:axis] + (1,) + input.shape[axis:])
+
+
+class Permute(Function):
+    @staticmethod
+    def forward(ctx, x, axes):
+        ctx.axes = axes
+        return np.transpose(x.array, axes)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d permute(x) = g permuted by the inverse permutation"""
+        return Permute.apply(g, axes=tuple(np.argsort(ctx.axes).tolist()))
+
+
 def permute(input, *dims):
     input = as_tensor(input)
     axes = normalize_dim(_shape_args(dims), input.ndim, "permute")
@@ -224,7 +105,7 @@ def permute(input, *dims):
 
 def transpose(input, dim0, dim1):
     input = as_tensor(input)
-    if input.ndim < 2 and input.ndim == 0:
+    if input.ndim == 0:
         return input
     a, b = normalize_dim((dim0, dim1), input.ndim, "transpose")
     axes = list(range(input.ndim))
@@ -242,20 +123,15 @@ def t(input):
     return input if input.ndim < 2 else transpose(input, 0, 1)
 
 
-def squeeze(input, dim=None):
-    input = as_tensor(input)
-    if dim is None:
-        shape = tuple(n for n in input.shape if n != 1)
-    else:
-        axes = normalize_dim(dim, input.ndim, "squeeze")
-        shape = tuple(n for i, n in enumerate(input.shape) if not (i in axes and n == 1))
-    return input if shape == input.shape else reshape(input, shape)
+class Expand(Function):
+    @staticmethod
+    def forward(ctx, x, shape):
+        return np.broadcast_to(x.array, shape)
 
-
-def unsqueeze(input, dim):
-    input = as_tensor(input)
-    (axis,) = normalize_dim(dim, input.ndim + 1, "unsqueeze")
-    return reshape(input, input.shape[:axis] + (1,) + input.shape[axis:])
+    @staticmethod
+    def backward(ctx, g):
+        """d expand(x) = g summed over the expanded axes (done by the engine)"""
+        return g
 
 
 def expand(input, *sizes):
@@ -267,7 +143,6 @@ def expand(input, *sizes):
                            f"dimensions ({input.ndim})")
     shape = tuple(input.shape[i - lead] if s == -1 else s for i, s in enumerate(sizes))
     try:
-        np.broadcast_shapes(input.shape, shape)
         if np.broadcast_shapes(input.shape, shape) != shape:
             raise ValueError
     except ValueError:
@@ -284,6 +159,21 @@ def broadcast_to(input, shape):
     return expand(input, tuple(shape))
 
 
+class Repeat(Function):
+    @staticmethod
+    def forward(ctx, x, repeats):
+        lead = len(repeats) - x.ndim
+        ctx.shape, ctx.input_shape, ctx.repeats = (1,) * lead + x.shape, x.shape, repeats
+        return np.tile(x.array, repeats)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d tile(x) = the sum of g over the copies"""
+        shape = ctx.shape
+        split = [n for pair in zip(ctx.repeats, shape) for n in pair]
+        return g.reshape(split).sum(tuple(range(0, 2 * len(shape), 2))).reshape(ctx.input_shape)
+
+
 def repeat(input, *repeats):
     input = as_tensor(input)
     repeats = _shape_args(repeats)
@@ -291,6 +181,26 @@ def repeat(input, *repeats):
         raise RuntimeError(f"repeat: number of repeat dims ({len(repeats)}) can not be smaller than the "
                            f"number of dimensions of the tensor ({input.ndim})")
     return Repeat.apply(input, repeats=repeats)
+
+
+def _along(axis, index):
+    """The index that picks ``index`` (an int or a slice) along ``axis``, everything elsewhere."""
+    return (slice(None),) * axis + (index,)
+
+
+class Concatenate(Function):
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        ctx.bounds = np.cumsum([0] + [x.shape[axis] for x in xs]).tolist()
+        return np.concatenate([x.array for x in xs], axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d cat(x₁..xₙ) = g split back at the input boundaries"""
+        b = ctx.bounds
+        return (None, *(g[_along(ctx.axis, slice(b[i], b[i + 1]))] if need else None
+                        for i, need in enumerate(ctx.needs_input_grad[1:])))
 
 
 def cat(tensors, dim=0):
@@ -309,6 +219,19 @@ def cat(tensors, dim=0):
 concat = concatenate = cat
 
 
+class Stack(Function):
+    @staticmethod
+    def forward(ctx, axis, *xs):
+        ctx.axis = axis
+        return np.stack([x.array for x in xs], axis=axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d stack(x₁..xₙ) = the slices of g along the new axis"""
+        return (None, *(g[_along(ctx.axis, i)] if need else None
+                        for i, need in enumerate(ctx.needs_input_grad[1:])))
+
+
 def stack(tensors, dim=0):
     tensors = [as_tensor(x) for x in tensors]
     if not tensors:
@@ -318,6 +241,88 @@ def stack(tensors, dim=0):
                            f"{[x.shape for x in tensors]}")
     (axis,) = normalize_dim(dim, tensors[0].ndim + 1, "stack")
     return Stack.apply(axis, *tensors)
+
+
+class Pad(Function):
+    @staticmethod
+    def forward(ctx, x, widths, value=0.0):
+        ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
+        return np.pad(x.array, widths, constant_values=value)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d pad(x) = g with the padding cut away"""
+        return g[ctx.slices]
+
+
+def pad(input, pad, mode="constant", value=None):
+    """Constant padding; ``pad`` lists (left, right) pairs starting from the last dimension, as torch."""
+    input = as_tensor(input)
+    if mode != "constant":
+        raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
+    if len(pad) % 2 or len(pad) // 2 > input.ndim:
+        raise ValueError(f"pad: padding length must be even and at most 2*ndim ({2 * input.ndim}), got {len(pad)}")
+    if any(p < 0 for p in pad):
+        raise NotImplementedError("pad: negative padding (cropping) is not supported")
+    widths = [(0, 0)] * input.ndim
+    for i in range(len(pad) // 2):
+        widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
+    return Pad.apply(input, widths=tuple(widths), value=0.0 if value is None else value)
+
+
+def _is_basic(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return all(i is None or i is Ellipsis or isinstance(i, (int, slice, np.integer)) for i in items)
+
+
+def unwrap_index(index):
+    """An index with Tensors replaced by their arrays (bool and integer tensors index like arrays)."""
+    if isinstance(index, Tensor):
+        return index.array
+    if isinstance(index, tuple):
+        return tuple(i.array if isinstance(i, Tensor) else i for i in index)
+    if isinstance(index, list):
+        return np.asarray(index)
+    return index
+
+
+class GetItem(Function):
+    @staticmethod
+    def forward(ctx, x, index):
+        ctx.shape, ctx.index = x.shape, index
+        return x.array[index]
+
+    @staticmethod
+    def backward(ctx, g):
+        """d x[i] = g scattered into zeros at i (accumulating where an index repeats)"""
+        return ScatterInto.apply(g, shape=ctx.shape, index=ctx.index)
+
+
+def getitem(input, index):
+    index = unwrap_index(index)
+    if isinstance(index, np.ndarray) and index.dtype == bool and index.shape != input.shape[:index.ndim]:
+        raise IndexError(f"boolean mask of shape {index.shape} does not match the indexed tensor's "
+                         f"shape {input.shape}")
+    return GetItem.apply(input, index=index)
+
+
+class ScatterInto(Function):
+    """Zeros of ``shape`` with ``values`` added at ``index``: the gradient of ``x[index]``."""
+
+    @staticmethod
+    def forward(ctx, values, shape, index):
+        ctx.index = index
+        out = np.zeros(shape, values.dtype)
+        if _is_basic(index):
+            out[index] = values.array
+        else:
+            np.add.at(out, index, values.array)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d scatter(v at i) = g[i]"""
+        return GetItem.apply(g, index=ctx.index)
 
 
 def split(tensor, split_size_or_sections, dim=0):
@@ -336,8 +341,7 @@ def split(tensor, split_size_or_sections, dim=0):
             raise RuntimeError(f"split: sizes {sizes} do not add up to the dimension's size {n}")
     out, start = [], 0
     for s in sizes:
-        index = (slice(None),) * axis + (slice(start, start + s),)
-        out.append(GetItem.apply(tensor, index=index))
+        out.append(GetItem.apply(tensor, index=_along(axis, slice(start, start + s))))
         start += s
     return tuple(out)
 
@@ -349,27 +353,16 @@ def chunk(input, chunks, dim=0):
     return split(input, max(size, 1), dim)
 
 
-def pad(input, pad, mode="constant", value=None):
-    """Constant padding; ``pad`` lists (left, right) pairs starting from the last dimension, as torch."""
-    input = as_tensor(input)
-    if mode != "constant":
-        raise NotImplementedError(f"pad: mode {mode!r} is not supported; only 'constant'")
-    if len(pad) % 2 or len(pad) // 2 > input.ndim:
-        raise ValueError(f"pad: padding length must be even and at most 2*ndim ({2 * input.ndim}), got {len(pad)}")
-    if any(p < 0 for p in pad):
-        raise NotImplementedError("pad: negative padding (cropping) is not supported")
-    widths = [(0, 0)] * input.ndim
-    for i in range(len(pad) // 2):
-        widths[input.ndim - 1 - i] = (int(pad[2 * i]), int(pad[2 * i + 1]))
-    return Pad.apply(input, widths=tuple(widths), value=0.0 if value is None else value)
+class MaskedFill(Function):
+    @staticmethod
+    def forward(ctx, x, mask, value):
+        ctx.mask = mask
+        return np.where(mask, np.asarray(value, x.dtype), x.array)
 
-
-def getitem(input, index):
-    index = unwrap_index(index)
-    if isinstance(index, np.ndarray) and index.dtype == bool and index.shape != input.shape[:index.ndim]:
-        raise IndexError(f"boolean mask of shape {index.shape} does not match the indexed tensor's "
-                         f"shape {input.shape}")
-    return GetItem.apply(input, index=index)
+    @staticmethod
+    def backward(ctx, g):
+        """d masked_fill(x) = g where not masked, 0 where filled"""
+        return MaskedFill.apply(g, ctx.mask, 0.0), None, None
 
 
 def masked_fill(input, mask, value):
@@ -387,11 +380,38 @@ def masked_fill(input, mask, value):
     return MaskedFill.apply(input, mask, value)
 
 
+class Diag(Function):
+    @staticmethod
+    def forward(ctx, x, diagonal=0):
+        ctx.shape, ctx.diagonal = x.shape, diagonal
+        return np.diag(x.array, diagonal).copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        """d diag(x) = diag(g) (a vector's diagonal matrix ↔ a matrix's diagonal)"""
+        k = ctx.diagonal
+        if len(ctx.shape) == 1:
+            return Diag.apply(g, diagonal=k)
+        rows = np.arange(g.shape[0]) + max(-k, 0)
+        return ScatterInto.apply(g, shape=ctx.shape, index=(rows, rows + k))
+
+
 def diag(input, diagonal=0):
     input = as_tensor(input)
     if input.ndim not in (1, 2):
         raise RuntimeError(f"diag: expected a 1-D or 2-D tensor, got {input.ndim}-D")
     return Diag.apply(input, diagonal=diagonal)
+
+
+class Clone(Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.array.copy()
+
+    @staticmethod
+    def backward(ctx, g):
+        """d clone(x) = g"""
+        return g
 
 
 def clone(input):
@@ -402,7 +422,7 @@ def contiguous(input):
     return input
 
 
-# ----------------------------------------------------------------------------- written on Tensors
+# ----------------------------------------------------------------------------- undoing broadcasts, writes
 class SumToSize(Function):
     @staticmethod
     def forward(ctx, x, shape):
@@ -412,7 +432,7 @@ class SumToSize(Function):
     @staticmethod
     def backward(ctx, g):
         """d sum_to_size(x) = g broadcast back to x's shape"""
-        return expand(g, ctx.shape)
+        return expand(g, ctx.shape), None
 
 
 def sum_to_size(input, *size):

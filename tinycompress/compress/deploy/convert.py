@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...ops.conv import pair as _pair
 from .runtime import (CSR, AdaptiveAvgPool, Affine, AvgPool, BinaryConv, BinaryLinear, Conv, DeployedModel,
                       Flatten, Linear, LowRank, MaxPool, ReLU, Residual as ResidualOp, Sign, Threshold, pack_bits)
 
@@ -43,10 +44,6 @@ class Residual:
 
     def __init__(self, main, shortcut=()):
         self.main, self.shortcut = list(main), list(shortcut)
-
-
-def _pair(v):
-    return (int(v[0]), int(v[1])) if isinstance(v, (tuple, list)) else (int(v), int(v))
 
 
 # ------------------------------------------------------------------------------------------------

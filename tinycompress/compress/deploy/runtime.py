@@ -787,7 +787,7 @@ class BinaryConv(_Binary):
         m = n * oh * ow
         row_bytes = kh * kw * win.shape[4] * words.itemsize
         cols = np.zeros((g, m, -(-row_bytes // 8) * 8), np.uint8)         # rows padded to 64-bit words
-        cols[:, :, :row_bytes] = win.transpose(3, 0, 1, 2, 5, 6, 4).reshape(g, m, -1).view(np.uint8)
+        cols[:, :, :row_bytes].view(words.dtype)[...] = win.transpose(3, 0, 1, 2, 5, 6, 4).reshape(g, m, -1)
         cols = cols.view(np.uint64)
         sign, nonzero, count = self._weight_words()
         og = o // g
