@@ -90,6 +90,18 @@ def _binary_ops(deployed):
     return [op for _, op in walk(deployed.ops) if isinstance(op, _Binary)]
 
 
+def markdown(results: dict) -> str:
+    """The README's table: milliseconds per forward (medians), float / packed ratio, auto's choices."""
+    rows = ["| model | batch | float | xnor | gemm | auto | float / auto | auto's kernel per binary-input layer |",
+            "|---|---|---|---|---|---|---|---|"]
+    for name, res in results.items():
+        for b, t in res["batches"].items():
+            ms = t["ms"]
+            rows.append(f"| `{name}` | {b} | {ms['float']:.2f} | {ms['xnor']:.2f} | {ms['gemm']:.2f} | {ms['auto']:.2f} "
+                        f"| **{t['float_over_packed']['auto']:.1f}×** | {', '.join(t['auto_choice'].values())} |")
+    return "\n".join(rows)
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", nargs="+", default=["bnn_mlp", "bnn_conv"])
@@ -110,6 +122,8 @@ def main(argv=None) -> int:
             print(f"{name:10} {b:>5} {ms['float']:10.3f} {ms['xnor']:9.3f} {ms['gemm']:9.3f} {ms['auto']:9.3f} "
                   f"{t['float_over_packed']['auto']:9.2f}x  {', '.join(t['auto_choice'].values())}")
         print(f"{name:10} bytes: float parameters {r['bytes']['float_parameters']:,}, packed {r['bytes']['packed']:,}")
+    print()
+    print(markdown(results))
     if args.json:
         tmp = args.json + ".tmp"
         with open(tmp, "w") as f:

@@ -85,7 +85,7 @@ class Report:
         head = (f"{'layer':<24}{'kind':<9}{'params':>12}{'nonzero':>12}{'bits/w':>8}{'bytes':>11}"
                 f"{'ratio':>8}{'MACs dense':>12}{'float':>11}{'binary':>11}{'rank':>10}{'energy':>8}")
         what = (f"deployed model ({self.format} form)" if self.source == "deployed"
-                else f"model, counted in its deployed form ({self.format})")
+                else f"model, measured on export(model) ({self.format} form)")
         lines = [f"report of a {what}; input {tuple(self.input_shape)}, MACs per sample",
                  head, "-" * len(head)]
         for row in self.rows + [self.total]:
