@@ -90,9 +90,11 @@ class BatchNorm(Function):
         """training: ∂x = (γ/σ)·(g − Σg/m − x̂·Σ(g·x̂)/m), m the count per channel; eval: ∂x = (γ/σ)·g;
         ∂γ = Σ g·x̂, ∂β = Σ g (the sums over all dims but the channel dim 1, each computed once).
 
-        Under create_graph, x̂ and 1/σ are recomputed from x with the library's ops, so that this formula
-        is differentiated again; otherwise the forward's arrays serve."""
+        Under create_graph this formula runs in the library's ops on x̂ and 1/σ recomputed from x, so it is
+        differentiated again; a first-order backward runs the same formula fused in NumPy, in place."""
         x, weight = ctx.saved_tensors
+        if not is_grad_enabled():
+            return _fused_backward(ctx, grad.array, None if weight is None else weight.array)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         training, has_w, m = ctx.training, weight is not None, ctx.count
         shape = _channel_shape(grad.ndim, grad.shape[1])
@@ -110,11 +112,27 @@ class BatchNorm(Function):
         return gx, gw, gb, None, None                                    # running stats: no gradient
 
 
+def _fused_backward(ctx, grad, weight):
+    """:meth:`BatchNorm.backward`'s formula on the forward's arrays, with in-place updates (first order)."""
+    xhat, inv, shape, count = ctx.xhat, ctx.inv, _channel_shape(grad.ndim, grad.shape[1]), ctx.count
+    need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    training, has_w = ctx.training, weight is not None
+    sum_g = _channel_sum(grad) if (training and need_x) or (ctx.has_bias and need_b) else None
+    sum_gx = _channel_sum(grad * xhat) if (training and need_x) or (has_w and need_w) else None
+    gx = None
+    if need_x:
+        scale = inv * weight if has_w else inv                           # γ/σ per channel
+        gx = grad * scale.reshape(shape)
+        if training:
+            gx -= xhat * (scale * sum_gx / count).reshape(shape)
+            gx -= (scale * sum_g / count).reshape(shape)
+    gw = sum_gx if has_w and need_w else None
+    gb = sum_g if ctx.has_bias and need_b else None
+    return tuple(None if a is None else Tensor._wrap(a) for a in (gx, gw, gb)) + (None, None)
+
+
 def _normalized(ctx, x, want_xhat):
-    """(x̂, 1/σ per channel) for the backward: the forward's arrays, or, when the backward is recorded
-    (create_graph), the same values computed from x with the library's ops."""
-    if not is_grad_enabled():
-        return (None if ctx.xhat is None else Tensor._wrap(ctx.xhat)), Tensor._wrap(ctx.inv)
+    """(x̂, 1/σ per channel) computed from x with the library's ops, for a recorded (create_graph) backward."""
     shape = _channel_shape(x.ndim, x.shape[1])
     if not ctx.training:
         inv = Tensor._wrap(ctx.inv)
