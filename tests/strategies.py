@@ -780,6 +780,44 @@ OPTIMIZER_KWARGS = {"SGD": sgd_kwargs, "Adam": adam_kwargs, "AdamW": lambda: ada
                     "Adamax": adamax_kwargs, "RMSprop": rmsprop_kwargs}
 
 
+@st.composite
+def adadelta_kwargs(draw):
+    """Adadelta hyper-parameters (rho in [0, 1) — rho = 1 never moves — eps up to 1e-2)."""
+    return dict(rho=draw(floats32(0.0, 0.99)), eps=draw(st.one_of(st.just(1e-6), floats32(1e-8, 1e-2))),
+                weight_decay=draw(_maybe_zero(floats32(1e-4, 0.1))), maximize=draw(st.booleans()))
+
+
+@st.composite
+def adagrad_kwargs(draw):
+    """Adagrad hyper-parameters: lr_decay, a starting accumulator, eps, weight decay, maximize."""
+    return dict(lr_decay=draw(_maybe_zero(floats32(1e-4, 0.5))),
+                initial_accumulator_value=draw(_maybe_zero(floats32(1e-3, 1.0))),
+                eps=draw(st.one_of(st.just(1e-10), floats32(1e-10, 1e-2))),
+                weight_decay=draw(_maybe_zero(floats32(1e-4, 0.1))), maximize=draw(st.booleans()))
+
+
+@st.composite
+def nadam_kwargs(draw):
+    """NAdam hyper-parameters: Adam's (no amsgrad), momentum_decay, L2 or decoupled weight decay."""
+    decoupled = draw(st.booleans())
+    return dict(betas=draw(_betas()), eps=draw(_eps()), momentum_decay=draw(_maybe_zero(floats32(1e-4, 0.5))),
+                decoupled_weight_decay=decoupled, maximize=draw(st.booleans()),
+                weight_decay=draw(_maybe_zero(floats32(1e-4, 0.5 if decoupled else 0.1))))
+
+
+@st.composite
+def radam_kwargs(draw):
+    """RAdam hyper-parameters. With β2 above about 0.85, ρ_t passes 5 at step 6, so runs of up to 8
+    steps meet both the plain momentum steps and the rectified ones; small β2 stays unrectified."""
+    decoupled = draw(st.booleans())
+    return dict(betas=draw(_betas()), eps=draw(_eps()), decoupled_weight_decay=decoupled,
+                maximize=draw(st.booleans()), weight_decay=draw(_maybe_zero(floats32(1e-4, 0.5 if decoupled else 0.1))))
+
+
+OPTIMIZER_KWARGS.update({"Adadelta": adadelta_kwargs, "Adagrad": adagrad_kwargs, "NAdam": nadam_kwargs,
+                         "RAdam": radam_kwargs})
+
+
 def scheduler_lrs(max_groups=3):
     """Initial learning rates, one per parameter group."""
     return st.lists(floats32(1e-4, 1.0), min_size=1, max_size=max_groups)
