@@ -7,7 +7,8 @@ from ..ops.losses import (binary_cross_entropy, binary_cross_entropy_with_logits
                           mse_loss, nll_loss)
 
 from ..ops.dropout import dropout  # noqa: F401
-from ..ops.conv import adaptive_avg_pool2d, avg_pool2d, conv2d, max_pool2d  # noqa: F401
+from ..ops.conv import (adaptive_avg_pool2d, avg_pool2d, conv1d, conv2d, conv3d, conv_transpose1d,  # noqa: F401
+                        conv_transpose2d, conv_transpose3d, max_pool2d)
 from ..ops.normalization import batch_norm  # noqa: F401
 
 
