@@ -12,8 +12,9 @@ from .factories import (arange, as_tensor, bool, double, empty, empty_like, eye,
                         randn_like, randperm, set_default_dtype, tensor, uint8, zeros, zeros_like)
 from .ops import *  # noqa: F401,F403  (tc.exp, tc.sum, tc.cat, ... as torch has them)
 from .ops import abs, max, min, pow, sum  # noqa: F401  (shadowing builtins on purpose, as torch does)
-from .random import get_rng_state, initial_seed, manual_seed, set_rng_state
+from .random import Generator, get_rng_state, initial_seed, manual_seed, set_rng_state
 from .serialization import load, save
 from . import nn, optim, data, utils, compress, models  # noqa: E402  (they import the core above)
+from .nn import utils as _nn_utils  # noqa: E402,F401  (binds tc.nn.utils: torch.nn.utils' prune, clip_grad_norm_ ...)
 
 __version__ = "0.1.0"
