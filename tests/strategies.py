@@ -936,3 +936,24 @@ def norm_inputs(kind):
             return [a.astype(np.float32).astype(np.float64) for a in arrays], kwargs
         return draw_inputs()
     return build
+
+
+def paired_inputs(count=2, kwargs=_no_kwargs, avoid_diff=(), low=-3.0, high=3.0, min_dims=0, nonzero=False):
+    """``inputs`` for an op of ``count`` same-shaped arrays (pairwise losses, distances); the first two differ
+    by d = x − y kept ``gap`` away from each of ``avoid_diff`` (a callable of the kwargs, e.g. a loss's kinks);
+    ``nonzero``: no array holds an exact zero."""
+    def build(small):
+        max_dims, max_side = _sides(small)
+
+        @st.composite
+        def draw_inputs(draw):
+            shape = draw(shapes(min_dims, max_dims, 1, max_side))
+            kw = draw(kwargs(shape))
+            points = avoid_diff(kw) if callable(avoid_diff) else avoid_diff
+            zero = (0.0,) if nonzero else ()
+            x = draw(arrays(shape, low, high, avoid=zero))
+            d = draw(arrays(shape, -2.0, 2.0, avoid=tuple(points) + (tuple(x.flat) if nonzero else ()), gap=0.05))
+            rest = [draw(arrays(shape, low, high, avoid=zero)) for _ in range(count - 2)]
+            return [x, (x - d).astype(np.float32).astype(np.float64)] + rest, kw
+        return draw_inputs()
+    return build

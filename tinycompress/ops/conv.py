@@ -13,6 +13,7 @@ avg-pool's backward is its transpose whose backward is avg-pool again.
 """
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -64,9 +65,19 @@ def _col2im(piece, shape, dtype, kernel, out, stride, dilation, axis=2):
     """Adjoint of :func:`_windows`: an array of ``shape``, zero but for ``piece(i, j, ..)`` (shaped like the
     output) added at the positions kernel offset (i, j, ..) reads -- one strided add per offset."""
     acc = np.zeros(shape, dtype=dtype)
-    for offset in np.ndindex(*kernel):
+    for offset in itertools.product(*map(range, kernel)):
         _offset(acc, offset, out, stride, dilation, axis)[...] += piece(*offset)
     return acc
+
+
+def _batch_last(a):
+    """(N, C, *S) as the (C, *S, N) view."""
+    return a.transpose(tuple(range(1, a.ndim)) + (0,))
+
+
+def _batch_first(a):
+    """(C, *S, N) as the (N, C, *S) view."""
+    return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
 
 
 # ----------------------------------------------------------------------------- convolution
@@ -76,7 +87,7 @@ def _im2col(x, kernel, stride, padding, dilation, groups, out_size=None):
     """The im2col matrix of (N, C, *S) ``x``, (groups, Cg·Πk, ΠO·N) with the batch innermost, and the output
     sizes O (the first ``out_size`` windows per dim when given). ``padding`` is ((lo, hi), ...) per dim."""
     d, (n, c) = len(kernel), x.shape[:2]
-    x_last = np.moveaxis(x, 0, -1)                                       # (C, *S, N)
+    x_last = _batch_last(x)                                              # (C, *S, N)
     pads = ((0, 0),) + tuple(padding) + ((0, 0),)
     xp = np.pad(x_last, pads) if any(map(any, padding)) else np.ascontiguousarray(x_last)
     win = _windows(xp, kernel, stride, dilation, axis=1)                 # (C, *O, N, *k) view
@@ -91,7 +102,7 @@ def _im2col(x, kernel, stride, padding, dilation, groups, out_size=None):
 
 def _grad_last(g, groups):
     """An output gradient (N, O, *S) re-laid as (groups, Og, ΠS·N), the GEMM operand of both gradients."""
-    return np.ascontiguousarray(np.moveaxis(g, 0, -1)).reshape(groups, g.shape[1] // groups, -1)
+    return np.ascontiguousarray(_batch_last(g)).reshape(groups, g.shape[1] // groups, -1)
 
 
 def _geometry(ctx):
@@ -117,7 +128,7 @@ class ConvNd(Function):
         o, kernel, n = w.shape[0], w.shape[2:], x.shape[0]
         col, out = _im2col(x.array, kernel, stride, padding, dilation, groups, out_size)
         y = np.matmul(w.reshape(groups, o // groups, col.shape[1]), col)           # (G, Og, ΠO·N)
-        y = np.ascontiguousarray(np.moveaxis(y.reshape((o,) + out + (n,)), -1, 0))  # (N, O, *O)
+        y = np.ascontiguousarray(_batch_first(y.reshape((o,) + out + (n,))))       # (N, O, *O)
         if bias is not None:
             y += bias.array.reshape((1, o) + (1,) * len(out))
         ctx.save_for_backward(x, weight)
@@ -224,7 +235,7 @@ class ConvNdInputGrad(Function):
         ctx.save_for_backward(grad, weight)
         _keep_geometry(ctx, stride, padding, dilation, groups)
         crop = (slice(None),) * 2 + tuple(slice(lo, lo + s) for s, (lo, _) in zip(sizes, padding))
-        return np.ascontiguousarray(np.moveaxis(gxp, -1, 0)[crop])
+        return np.ascontiguousarray(_batch_first(gxp)[crop])
 
     @staticmethod
     def backward(ctx, grad_gx):
@@ -598,3 +609,38 @@ def _bin_matrices(size, output_size, dtype):
         m = ((j >= s[:, None]) & (j < e[:, None])).astype(dtype)
         mats.append(m / (e - s)[:, None].astype(dtype))
     return mats
+
+
+# ----------------------------------------------------------------------------- 1-D pools: the 2-D ones on (.., 1, L)
+
+
+def _pool1d(name, input, fn):
+    input = as_tensor(input)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"{name}: expected 2D or 3D input (got {input.ndim}D input)")
+    out = fn(input.unsqueeze(-2))
+    return tuple(o.squeeze(-2) for o in out) if isinstance(out, tuple) else out.squeeze(-2)
+
+
+def _one(v, name):
+    return None if v is None or v == [] or v == () else ntuple(v, 1, name)[0]
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """torch.nn.functional.max_pool1d over (N, C, L) or (C, L): max_pool2d of the (.., 1, L) view."""
+    k, s = _one(kernel_size, "kernel_size"), _one(stride, "stride")
+    return _pool1d("max_pool1d", input, lambda x: max_pool2d(
+        x, (1, k), None if s is None else (1, s), (0, _one(padding, "padding")), (1, _one(dilation, "dilation")),
+        ceil_mode, return_indices))
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """torch.nn.functional.avg_pool1d over (N, C, L) or (C, L): avg_pool2d of the (.., 1, L) view."""
+    k, s = _one(kernel_size, "kernel_size"), _one(stride, "stride")
+    return _pool1d("avg_pool1d", input, lambda x: avg_pool2d(
+        x, (1, k), None if s is None else (1, s), (0, _one(padding, "padding")), ceil_mode, count_include_pad))
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """torch.nn.functional.adaptive_avg_pool1d over (N, C, L) or (C, L)."""
+    return _pool1d("adaptive_avg_pool1d", input, lambda x: adaptive_avg_pool2d(x, (1, _one(output_size, "output_size"))))
