@@ -509,3 +509,26 @@ def test_prune_returns_a_tensor_of_the_inputs_dtype(lib):
         out = prune.L1Unstructured(amount=1).prune(t)
         assert isinstance(out, torch.Tensor) and out.dtype == dtype
         same(out, torch.tensor([[3.0, -1.0], [0.0, 2.0]], dtype=dtype))
+
+
+def test_custom_structured_method_indexing_with_a_list_of_slices(lib):
+    """torch's own structured methods build ``slc = [slice(None)] * ndim; slc[dim] = keep; mask[slc] = 1``:
+    a list holding slices and tensors indexes as a tuple would (torch's legacy rule, kept here)."""
+    torch, nn, prune = lib.torch, lib.nn, lib.prune
+
+    class KeepFirstRows(prune.BasePruningMethod):
+        PRUNING_TYPE = "structured"
+        dim = 0
+
+        def compute_mask(self, t, default_mask):
+            keep = torch.arange(t.shape[0]) < 2
+            mask = torch.zeros_like(t)
+            slc = [slice(None)] * len(t.shape)
+            slc[self.dim] = keep
+            mask[slc] = 1
+            return mask * default_mask.to(dtype=mask.dtype)
+
+    m = nn.Linear(3, 4)
+    KeepFirstRows.apply(m, "weight")
+    same(m.weight_mask.sum(), torch.tensor(6.0))
+    same(m.weight_mask[2:], torch.zeros(2, 3))

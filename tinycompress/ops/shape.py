@@ -282,6 +282,9 @@ def unwrap_index(index):
     if isinstance(index, tuple):
         return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
+        if len(index) < 32 and any(i is None or i is Ellipsis or isinstance(i, (slice, Tensor, list, tuple, np.ndarray))
+                                   for i in index):
+            return unwrap_index(tuple(index))   # torch reads such a list as a tuple of indices (NumPy once did)
         return np.asarray(index)
     return index
 
