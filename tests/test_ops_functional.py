@@ -122,7 +122,9 @@ CASES = [
     _row("elu", unary_inputs(avoid=(0,), kwargs=_kw(alpha=floats32(0.1, 2.0)))),
     _row("selu", unary_inputs(avoid=(0,))),
     _row("celu", unary_inputs(avoid=(0,), kwargs=_kw(alpha=floats32(0.2, 2.0)))),
-    _row("gelu", unary_inputs(kwargs=_kw(approximate=st.just("tanh")))),
+    _row("gelu", unary_inputs(-8.0, 8.0, kwargs=_kw(approximate=st.sampled_from(["none", "tanh"])))),
+    OpCase("erf", [("tc.erf", tc.erf, torch.erf), ("Tensor.erf", lambda x: x.erf(), lambda x: x.erf())],
+           unary_inputs(-7.0, 7.0)),
     _row("logsigmoid", unary_inputs(-10.0, 10.0)),
     _row("softsign", unary_inputs(avoid=(0,))),
     _row("tanhshrink", unary_inputs()),
@@ -255,8 +257,8 @@ def test_functional_errors_as_torch():
         F.glu(x, -1)
     with pytest.raises(RuntimeError, match="Mismatch of parameter numbers and input channel size"):
         F.prelu(x, tc.ones(2))
-    with pytest.raises(NotImplementedError, match="approximate='tanh'"):
-        F.gelu(x)
+    with pytest.raises(RuntimeError, match="approximate argument must be either none or tanh"):
+        F.gelu(x, approximate="fast")
     with pytest.warns(UserWarning, match="'batchmean' divides only by the batch size"):
         F.kl_div(x, tc.ones((2, 3)))
     with pytest.raises(ValueError, match="not a valid value for reduction"):

@@ -179,7 +179,7 @@ class CELU(ELU):
 
 
 class GELU(Module):
-    """x·Φ(x); only ``approximate='tanh'`` is implemented (see :func:`F.gelu`)."""
+    """x·Φ(x), or its tanh approximation (``approximate='tanh'``)."""
 
     def __init__(self, approximate: str = "none") -> None:
         super().__init__()

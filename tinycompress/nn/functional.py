@@ -64,16 +64,12 @@ def celu(input, alpha=1.0, inplace=False):
 
 
 def gelu(input, approximate="none"):
-    """x·Φ(x) (``approximate='tanh'``: ½x(1 + tanh(√(2/π)(x + 0.044715x³))))
-
-    Only the tanh form is implemented: NumPy has no erf, and a polynomial erf would not match torch's
-    exact form to float64 precision. The exact form is a clear error rather than a near miss."""
+    """x·Φ(x) = ½x(1 + erf(x/√2)); ``approximate='tanh'``: ½x(1 + tanh(√(2/π)(x + 0.044715x³)))"""
     if approximate not in ("none", "tanh"):
         raise RuntimeError(f"approximate argument must be either none or tanh, got {approximate!r}")
-    if approximate == "none":
-        raise NotImplementedError("gelu: only approximate='tanh' is implemented (NumPy has no erf); "
-                                  "call F.gelu(x, approximate='tanh')")
     input = as_tensor(input)
+    if approximate == "none":
+        return 0.5 * input * (1 + ops.erf(input * (1 / math.sqrt(2))))
     return 0.5 * input * (1 + (math.sqrt(2 / math.pi) * (input + 0.044715 * input * input * input)).tanh())
 
 
