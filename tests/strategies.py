@@ -800,6 +800,44 @@ OPTIMIZER_KWARGS = {"SGD": sgd_kwargs, "Adam": adam_kwargs, "AdamW": lambda: ada
                     "Adamax": adamax_kwargs, "RMSprop": rmsprop_kwargs}
 
 
+@st.composite
+def adadelta_kwargs(draw):
+    """Adadelta hyper-parameters (rho in [0, 1) — rho = 1 never moves — eps up to 1e-2)."""
+    return dict(rho=draw(floats32(0.0, 0.99)), eps=draw(st.one_of(st.just(1e-6), floats32(1e-8, 1e-2))),
+                weight_decay=draw(_maybe_zero(floats32(1e-4, 0.1))), maximize=draw(st.booleans()))
+
+
+@st.composite
+def adagrad_kwargs(draw):
+    """Adagrad hyper-parameters: lr_decay, a starting accumulator, eps, weight decay, maximize."""
+    return dict(lr_decay=draw(_maybe_zero(floats32(1e-4, 0.5))),
+                initial_accumulator_value=draw(_maybe_zero(floats32(1e-3, 1.0))),
+                eps=draw(st.one_of(st.just(1e-10), floats32(1e-10, 1e-2))),
+                weight_decay=draw(_maybe_zero(floats32(1e-4, 0.1))), maximize=draw(st.booleans()))
+
+
+@st.composite
+def nadam_kwargs(draw):
+    """NAdam hyper-parameters: Adam's (no amsgrad), momentum_decay, L2 or decoupled weight decay."""
+    decoupled = draw(st.booleans())
+    return dict(betas=draw(_betas()), eps=draw(_eps()), momentum_decay=draw(_maybe_zero(floats32(1e-4, 0.5))),
+                decoupled_weight_decay=decoupled, maximize=draw(st.booleans()),
+                weight_decay=draw(_maybe_zero(floats32(1e-4, 0.5 if decoupled else 0.1))))
+
+
+@st.composite
+def radam_kwargs(draw):
+    """RAdam hyper-parameters. With β2 above about 0.85, ρ_t passes 5 at step 6, so runs of up to 8
+    steps meet both the plain momentum steps and the rectified ones; small β2 stays unrectified."""
+    decoupled = draw(st.booleans())
+    return dict(betas=draw(_betas()), eps=draw(_eps()), decoupled_weight_decay=decoupled,
+                maximize=draw(st.booleans()), weight_decay=draw(_maybe_zero(floats32(1e-4, 0.5 if decoupled else 0.1))))
+
+
+OPTIMIZER_KWARGS.update({"Adadelta": adadelta_kwargs, "Adagrad": adagrad_kwargs, "NAdam": nadam_kwargs,
+                         "RAdam": radam_kwargs})
+
+
 def scheduler_lrs(max_groups=3):
     """Initial learning rates, one per parameter group."""
     return st.lists(floats32(1e-4, 1.0), min_size=1, max_size=max_groups)
@@ -827,3 +865,115 @@ def scheduler_specs(draw, name):
     else:
         raise ValueError(f"no strategy for scheduler {name}")
     return kwargs, draw(st.integers(1, 60))
+
+
+# =====================================================================================
+# Section: layer ops (tests/test_ops_layers.py): N-d and transposed convolutions, layer/group/instance
+#          norm. Values are standard normal from a drawn seed (no near-constant rows for the norms).
+# =====================================================================================
+@st.composite
+def _conv_geometry(draw, d, small, transposed):
+    """(n, c_in, c_out, groups, kernel, stride, padding, dilation, output_padding, sizes) for a valid
+    d-dimensional (transposed) convolution with tiny sides."""
+    groups = draw(st.integers(1, 2))
+    c_in, c_out = groups * draw(st.integers(1, 2)), groups * draw(st.integers(1, 2))
+    top = 2 if small or d == 3 else 3
+    kernel = tuple(draw(st.integers(1, top)) for _ in range(d))
+    stride = tuple(draw(st.integers(1, top)) for _ in range(d))
+    dilation = tuple(draw(st.integers(1, 2)) for _ in range(d))
+    out_pad = (0,) * d
+    if transposed:
+        padding = tuple(draw(st.integers(0, dl * (k - 1))) for k, dl in zip(kernel, dilation))
+        out_pad = tuple(draw(st.integers(0, max(s, dl) - 1)) for s, dl in zip(stride, dilation))
+        sizes = [draw(st.integers(1, top + 1)) for _ in range(d)]
+        for t in range(d):                       # the output (H − 1)·s − 2p + d·(k − 1) + op + 1 must be >= 1
+            while (sizes[t] - 1) * stride[t] - 2 * padding[t] + dilation[t] * (kernel[t] - 1) + out_pad[t] < 0:
+                sizes[t] += 1
+    else:
+        padding = tuple(draw(st.integers(0, 1 if small else 2)) for _ in range(d))
+        sizes = [draw(st.integers(max(1, dl * (k - 1) + 1 - 2 * p), max(top + 1, dl * (k - 1) + 1)))
+                 for k, dl, p in zip(kernel, dilation, padding)]
+    return (draw(st.integers(1, 2)), c_in, c_out, groups, kernel, stride, padding, dilation, out_pad,
+            tuple(sizes))
+
+
+def conv_nd_inputs(d, transposed=False):
+    """``inputs`` for conv{d}d / conv_transpose{d}d: [x, W] or [x, W, b] and the geometry kwargs
+    (``output_padding`` too when ``transposed``)."""
+    def build(small):
+        @st.composite
+        def draw_inputs(draw):
+            n, c_in, c_out, groups, kernel, stride, padding, dilation, out_pad, sizes = draw(
+                _conv_geometry(d, small, transposed))
+            rng = np.random.default_rng(draw(seeds()))
+            w_shape = (c_in, c_out // groups) if transposed else (c_out, c_in // groups)
+            arrays = [rng.standard_normal((n, c_in) + sizes), rng.standard_normal(w_shape + kernel)]
+            if draw(st.booleans()):
+                arrays.append(rng.standard_normal(c_out))
+            kwargs = dict(stride=stride, padding=padding, dilation=dilation, groups=groups)
+            if transposed:
+                kwargs["output_padding"] = out_pad
+            return [a.astype(np.float32).astype(np.float64) for a in arrays], kwargs
+        return draw_inputs()
+    return build
+
+
+def norm_inputs(kind):
+    """``inputs`` for ``layer_norm`` (kwargs normalized_shape, eps), ``group_norm`` (num_groups, eps) or
+    ``instance_norm`` (eps, use_input_stats and running statistics as arrays, for the callables to convert):
+    [x] or [x, γ] or [x, γ, β]."""
+    def build(small):
+        @st.composite
+        def draw_inputs(draw):
+            rng = np.random.default_rng(draw(seeds()))
+            side = 3 if small else 4
+            eps = draw(st.sampled_from([1e-5, 1e-3, 0.1]))
+            if kind == "layer_norm":
+                shape = draw(shapes(1, 3 if small else 4, 1, side))
+                k = draw(st.integers(1, len(shape)))
+                if int(np.prod(shape[len(shape) - k:])) == 1:      # as for group_norm: rows of two or more
+                    shape = shape + (2,)
+                affine_shape, kwargs = shape[len(shape) - k:], dict(normalized_shape=shape[len(shape) - k:], eps=eps)
+            else:
+                groups = draw(st.integers(1, 3))
+                c = groups * draw(st.integers(1, 2)) if kind == "group_norm" else draw(st.integers(1, 3))
+                spatial = draw(shapes(0 if kind == "group_norm" else 1, 2 if small else 3, 1, side))
+                if kind == "instance_norm" and int(np.prod(spatial)) == 1:
+                    spatial = spatial[:-1] + (2,)
+                shape = (draw(st.integers(1, 3)), c) + spatial
+                if kind == "group_norm" and c // groups * int(np.prod(spatial)) == 1:
+                    shape = shape + (2,)         # a group of one value: x̂ = 0 exactly, torch's gradient there
+                                                 # is rounding error amplified by 1/√eps
+                affine_shape = (c,)
+                kwargs = dict(num_groups=groups, eps=eps) if kind == "group_norm" else dict(eps=eps)
+                if kind == "instance_norm":
+                    kwargs["use_input_stats"] = use = draw(st.booleans())
+                    if not use or draw(st.booleans()):
+                        kwargs["running_mean"] = rng.standard_normal(c)
+                        kwargs["running_var"] = rng.uniform(0.5, 2.0, c)
+            x = rng.standard_normal(shape) * draw(st.sampled_from([1.0, 3.0])) + draw(st.sampled_from([0.0, 2.0]))
+            arrays = [x] + [rng.standard_normal(affine_shape) for _ in range(draw(st.integers(0, 2)))]
+            return [a.astype(np.float32).astype(np.float64) for a in arrays], kwargs
+        return draw_inputs()
+    return build
+
+
+def paired_inputs(count=2, kwargs=_no_kwargs, avoid_diff=(), low=-3.0, high=3.0, min_dims=0, nonzero=False):
+    """``inputs`` for an op of ``count`` same-shaped arrays (pairwise losses, distances); the first two differ
+    by d = x − y kept ``gap`` away from each of ``avoid_diff`` (a callable of the kwargs, e.g. a loss's kinks);
+    ``nonzero``: no array holds an exact zero."""
+    def build(small):
+        max_dims, max_side = _sides(small)
+
+        @st.composite
+        def draw_inputs(draw):
+            shape = draw(shapes(min_dims, max_dims, 1, max_side))
+            kw = draw(kwargs(shape))
+            points = avoid_diff(kw) if callable(avoid_diff) else avoid_diff
+            zero = (0.0,) if nonzero else ()
+            x = draw(arrays(shape, low, high, avoid=zero))
+            d = draw(arrays(shape, -2.0, 2.0, avoid=tuple(points) + (tuple(x.flat) if nonzero else ()), gap=0.05))
+            rest = [draw(arrays(shape, low, high, avoid=zero)) for _ in range(count - 2)]
+            return [x, (x - d).astype(np.float32).astype(np.float64)] + rest, kw
+        return draw_inputs()
+    return build

@@ -56,6 +56,8 @@ def assert_state_matches_torch(opt, topt, dtype):
         for key, tv in tstate.items():
             if key == "step":
                 assert state[key] == int(tv.item())
+            elif key == "mu_product":           # NAdam's: a float32 scalar tensor in torch, a float here
+                assert isinstance(state[key], float) and state[key] == tv.item(), (state[key], tv.item())
             elif tv is not None:
                 assert state[key].dtype == dtype, f"state {key} is {state[key].dtype}"
                 np.testing.assert_allclose(state[key], tv.numpy(), **TOL[dtype], err_msg=f"state {index} {key}")
@@ -122,7 +124,10 @@ def test_large_and_non_contiguous_parameters_match_torch(name, layout):
     assert np.shares_memory(p.array, base) or layout == "C"
     tp = torch.tensor(np.ascontiguousarray(data), requires_grad=True)
     kwargs = {"SGD": dict(momentum=0.9, dampening=0.1, weight_decay=1e-3), "Adam": dict(amsgrad=True, weight_decay=0.1),
-              "AdamW": {}, "Adamax": dict(weight_decay=0.01), "RMSprop": dict(momentum=0.5, centered=True)}[name]
+              "AdamW": {}, "Adamax": dict(weight_decay=0.01), "RMSprop": dict(momentum=0.5, centered=True),
+              "Adadelta": dict(rho=0.5, weight_decay=0.01), "Adagrad": dict(lr_decay=0.1, initial_accumulator_value=0.2),
+              "NAdam": dict(weight_decay=0.1, decoupled_weight_decay=True),
+              "RAdam": dict(betas=(0.5, 0.6), weight_decay=0.01)}[name]
     opt = getattr(optim, name)([p], lr=0.01, **kwargs)
     topt = getattr(torch.optim, name)([tp], lr=0.01, **kwargs)
     for _ in range(3):
@@ -333,6 +338,14 @@ INVALID = [
     ("Adamax", dict(weight_decay=-0.1)),
     ("RMSprop", dict(lr=-0.01)), ("RMSprop", dict(alpha=-0.5)), ("RMSprop", dict(momentum=-0.1)),
     ("RMSprop", dict(eps=-1e-8)), ("RMSprop", dict(weight_decay=-1.0)),
+    ("Adadelta", dict(lr=-1.0)), ("Adadelta", dict(rho=1.5)), ("Adadelta", dict(rho=-0.1)), ("Adadelta", dict(eps=-1.0)),
+    ("Adadelta", dict(weight_decay=-0.1)),
+    ("Adagrad", dict(lr=-0.01)), ("Adagrad", dict(lr_decay=-0.1)), ("Adagrad", dict(weight_decay=-0.1)),
+    ("Adagrad", dict(initial_accumulator_value=-1.0)), ("Adagrad", dict(eps=-1e-10)),
+    ("NAdam", dict(lr=-1.0)), ("NAdam", dict(eps=-1.0)), ("NAdam", dict(betas=(1.0, 0.999))),
+    ("NAdam", dict(betas=(0.9, 1.0))), ("NAdam", dict(weight_decay=-0.1)), ("NAdam", dict(momentum_decay=-0.1)),
+    ("RAdam", dict(lr=-1.0)), ("RAdam", dict(eps=-1.0)), ("RAdam", dict(betas=(-0.1, 0.999))),
+    ("RAdam", dict(betas=(0.9, 1.0))), ("RAdam", dict(weight_decay=-0.1)),
 ]
 
 
@@ -378,12 +391,67 @@ def test_masked_zero_entries_stay_zero():
     w = np.array([0.0, 1.0, -2.0, 0.0], np.float32)
     g = np.array([0.0, 0.5, -0.25, 0.0], np.float32)
     cases = [("SGD", dict(momentum=0.9, nesterov=True, weight_decay=1e-2)), ("Adam", dict(weight_decay=0.1)),
-             ("AdamW", {}), ("Adamax", dict(weight_decay=0.1)), ("RMSprop", dict(momentum=0.5, centered=True))]
+             ("AdamW", {}), ("Adamax", dict(weight_decay=0.1)), ("RMSprop", dict(momentum=0.5, centered=True)),
+             ("Adadelta", dict(weight_decay=0.1)), ("Adagrad", dict(weight_decay=0.1, lr_decay=0.5)),
+             ("NAdam", dict(weight_decay=0.1)), ("NAdam", dict(weight_decay=0.1, decoupled_weight_decay=True)),
+             ("RAdam", dict(weight_decay=0.1)), ("RAdam", dict(weight_decay=0.1, decoupled_weight_decay=True))]
     for name, kwargs in cases:
         p = tc.tensor(w.copy(), requires_grad=True)
         opt = getattr(optim, name)([p], lr=0.1, **kwargs)
-        for _ in range(3):
+        for _ in range(8):                     # RAdam's rectified steps start at step 6
             p.grad = tc.tensor(g)
             opt.step()
         assert p.array[0] == 0 and p.array[3] == 0, name
         assert np.all(p.array[1:3] != w[1:3]), name
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("decoupled", [False, True])
+def test_radam_crosses_into_rectified_steps_like_torch(dtype, decoupled):
+    """ρ_t passes 5 at step 6 for β2 = 0.999: plain momentum steps first, then rectified ones."""
+    rng = np.random.default_rng(1)
+    x = rng.standard_normal((3, 4)).astype(dtype)
+    p, tp = tc.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    kwargs = dict(lr=0.05, weight_decay=0.05, decoupled_weight_decay=decoupled)
+    opt, topt = optim.RAdam([p], **kwargs), torch.optim.RAdam([tp], **kwargs)
+    for k in range(12):
+        g = rng.standard_normal((3, 4)).astype(dtype)
+        p.grad, tp.grad = tc.tensor(g), torch.tensor(g)
+        opt.step()
+        topt.step()
+        assert_params_close([p], [tp], dtype, where=f" after step {k + 1}")
+
+
+def test_adagrad_state_exists_from_construction_like_torch():
+    """torch's Adagrad fills every constructor parameter's state at once (step 0, the accumulator at
+    the constructor's initial_accumulator_value, whatever a group says); a group added later gets it at
+    its first step."""
+    ps = [tc.tensor(np.ones(2, np.float32), requires_grad=True) for _ in range(3)]
+    tps = [torch.ones(2, requires_grad=True) for _ in range(3)]
+    groups = lambda q: [{"params": [q[0]]}, {"params": [q[1]], "initial_accumulator_value": 5.0}]
+    opt = optim.Adagrad(groups(ps), lr=0.1, initial_accumulator_value=0.5)
+    topt = torch.optim.Adagrad(groups(tps), lr=0.1, initial_accumulator_value=0.5)
+    opt.add_param_group({"params": [ps[2]]})
+    topt.add_param_group({"params": [tps[2]]})
+    assert_state_matches_torch(opt, topt, np.float32)
+    for p, tp in zip(ps, tps):
+        p.grad, tp.grad = tc.tensor(np.array([1.0, -2.0], np.float32)), torch.tensor([1.0, -2.0])
+    opt.step()
+    topt.step()
+    assert_params_close(ps, tps, np.float32)
+    assert_state_matches_torch(opt, topt, np.float32)
+
+
+@pytest.mark.parametrize("name,defaults", [
+    ("Adadelta", dict(lr=1.0, rho=0.9, eps=1e-6, weight_decay=0, maximize=False)),
+    ("Adagrad", dict(lr=1e-2, lr_decay=0, weight_decay=0, initial_accumulator_value=0, eps=1e-10, maximize=False)),
+    ("NAdam", dict(lr=2e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, momentum_decay=4e-3,
+                   decoupled_weight_decay=False, maximize=False)),
+    ("RAdam", dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, decoupled_weight_decay=False,
+                   maximize=False)),
+])
+def test_defaults_match_torch(name, defaults):
+    opt, topt = getattr(optim, name)([_p()]), getattr(torch.optim, name)([torch.ones(2, requires_grad=True)])
+    assert opt.defaults == defaults
+    for key, value in defaults.items():
+        assert topt.defaults[key] == value, key

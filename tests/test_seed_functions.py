@@ -237,9 +237,6 @@ def test_seed002_linear_function_matches_torch(data, with_bias, with_mask, seed)
         assert np.all(results[0][2].numpy()[mask == 0] == 0)                # pruned weights learn nothing
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="the layer builds its parameters with torch's legacy constructor torch.Tensor(out, in) and "
-                          "torch.Tensor(out) (DESIGN section 3 lists tc.Tensor(m, n)); tc.Tensor(3, 2) reads 2 as a dtype")
 def test_seed002_customized_linear_layer_runs_ported_and_matches_torch():
     ours_ns, theirs_ns = both(SEED_002)
     mask = np.array([[1, 0, 1], [0, 1, 1]])                                # (n_input, n_output), as the seed

@@ -9,7 +9,7 @@ import builtins
 import numpy as np
 
 from . import random as _random
-from .tensor import Tensor
+from .tensor import TENSOR_TYPE_NAMES, Size, Tensor, _legacy_array, device  # noqa: F401  (tc.Size, tc.device)
 
 float16 = half = np.dtype(np.float16)
 float32 = float = np.dtype(np.float32)
@@ -57,7 +57,7 @@ def tensor(data, dtype=None, requires_grad: type(True) = False) -> Tensor:
     """A new tensor from data: Python floats give float32, ints int64; an ndarray keeps its dtype."""
     if isinstance(data, Tensor):
         data = data.array
-    t = Tensor(np.array(data, copy=True) if isinstance(data, np.ndarray) else data, dtype=dtype)
+    t = Tensor._from_data(np.array(data, copy=True) if isinstance(data, np.ndarray) else data, dtype=dtype)
     if t.array.dtype.kind == "f" and dtype is None and not isinstance(data, (np.ndarray, np.generic)):
         t.array = t.array.astype(_default_dtype, copy=False)
     if requires_grad:
@@ -69,7 +69,7 @@ def as_tensor(data, dtype=None) -> Tensor:
     """Like :func:`tensor` but shares memory with an ndarray of the right dtype."""
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
         return data
-    return Tensor(data, dtype=dtype)
+    return Tensor._from_data(data, dtype=dtype)
 
 
 def from_numpy(array: np.ndarray) -> Tensor:
@@ -168,3 +168,33 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False):
 
 def randperm(n, dtype=None):
     return Tensor._wrap(_random.default_generator().permutation(builtins.int(n)).astype(dtype or np.int64))
+
+
+# ----------------------------------------------------------------------------- legacy tensor types
+class _TensorType(type):
+    """The metaclass of ``FloatTensor`` & co: ``isinstance(t, tc.FloatTensor)`` holds for the Tensors of
+    that dtype, as in torch (they are not subclasses of Tensor there either)."""
+
+    def __instancecheck__(cls, obj) -> type(True):
+        return isinstance(obj, Tensor) and obj.array.dtype == cls._tensor_type_dtype
+
+    def __repr__(cls) -> str:
+        return f"<class 'tinycompress.{cls.__name__}'>"
+
+
+def _tensor_type(dtype, name):
+    def __new__(cls, *args, requires_grad=False, device=None):
+        if len(args) == 1 and isinstance(args[0], Tensor) and args[0].array.dtype != dtype:
+            raise TypeError(f"expected {dtype} (got {args[0].array.dtype}): convert with .to(tc.{dtype})")
+        t = Tensor(_legacy_array(args, dtype, name).astype(dtype, copy=False), device=device)
+        return t.requires_grad_(True) if requires_grad else t
+    doc = (f"``tc.{name}(*sizes)`` (uninitialised) or ``tc.{name}(data)``: a Tensor of dtype {dtype}, as "
+           f"torch's legacy ``torch.{name}``; ``isinstance(t, tc.{name})`` tests the dtype.")
+    return _TensorType(name, (), {"__new__": __new__, "__doc__": doc, "_tensor_type_dtype": dtype,
+                                  "__module__": "tinycompress"})
+
+
+_TYPES = {name: _tensor_type(dtype, name) for dtype, name in TENSOR_TYPE_NAMES.items()}
+FloatTensor, DoubleTensor, HalfTensor = _TYPES["FloatTensor"], _TYPES["DoubleTensor"], _TYPES["HalfTensor"]
+LongTensor, IntTensor, ShortTensor = _TYPES["LongTensor"], _TYPES["IntTensor"], _TYPES["ShortTensor"]
+CharTensor, ByteTensor, BoolTensor = _TYPES["CharTensor"], _TYPES["ByteTensor"], _TYPES["BoolTensor"]

@@ -8,11 +8,122 @@ this file from one table onto the functions of :mod:`tinycompress.ops`, each a `
 from __future__ import annotations
 
 import numbers
+import operator
+import warnings
 import weakref
 
 import numpy as np
 
 _FLOATING = (np.float16, np.float32, np.float64)
+
+# torch's legacy tensor-type names, by dtype (``Tensor.type()``, ``tc.FloatTensor`` ...)
+TENSOR_TYPE_NAMES = {np.dtype(np.float32): "FloatTensor", np.dtype(np.float64): "DoubleTensor",
+                     np.dtype(np.float16): "HalfTensor", np.dtype(np.int64): "LongTensor",
+                     np.dtype(np.int32): "IntTensor", np.dtype(np.int16): "ShortTensor",
+                     np.dtype(np.int8): "CharTensor", np.dtype(np.uint8): "ByteTensor",
+                     np.dtype(np.bool_): "BoolTensor"}
+
+
+class Size(tuple):
+    """torch.Size: the tuple of a tensor's sizes, printed ``tinycompress.Size([2, 3])``.
+
+    Slicing, ``+`` and ``*`` give Sizes, ``numel()`` the number of elements; everywhere else it is
+    the tuple it is (``==``, unpacking, NumPy shapes)."""
+
+    __slots__ = ()
+
+    def __new__(cls, sizes=()):
+        try:
+            return tuple.__new__(cls, [operator.index(n) for n in sizes])
+        except TypeError:
+            bad = next(i for i, n in enumerate(sizes) if not hasattr(n, "__index__"))
+            raise TypeError(f"tinycompress.Size() takes an iterable of 'int' (item {bad} is "
+                            f"'{type(sizes[bad]).__name__}')") from None
+
+    def __repr__(self) -> str:
+        return f"tinycompress.Size({list(self)})"
+
+    __str__ = __repr__
+
+    def numel(self) -> int:
+        n = 1
+        for side in self:
+            n *= side
+        return n
+
+    def __getitem__(self, index):
+        out = tuple.__getitem__(self, index)
+        return tuple.__new__(Size, out) if isinstance(index, slice) else out
+
+    def __add__(self, other):
+        return tuple.__new__(Size, tuple.__add__(self, tuple(other)))
+
+    def __radd__(self, other):
+        return tuple.__new__(Size, tuple(other) + tuple(self))
+
+    def __mul__(self, n):
+        return tuple.__new__(Size, tuple.__mul__(self, n))
+
+    __rmul__ = __mul__
+
+    def __reduce__(self):
+        return (Size, (tuple(self),))
+
+
+_DEVICE_TYPES = ("cpu", "cuda", "ipu", "xpu", "mkldnn", "opengl", "opencl", "ideep", "hip", "ve", "fpga", "maia",
+                 "xla", "lazy", "vulkan", "mps", "meta", "hpu", "mtia", "privateuseone")
+
+
+class device:
+    """torch.device: ``device('cpu')``, ``device('cuda:0')``, ``device('cuda', 0)``.
+
+    Any of torch's device types can be named (scripts build ``device('cuda' if ... else 'cpu')``),
+    but tensors live on the CPU only: moving one elsewhere is an error."""
+
+    __slots__ = ("type", "index")
+
+    def __init__(self, type, index=None) -> None:    # noqa: A002  (torch's argument name)
+        if isinstance(type, device):
+            self.type, self.index = type.type, type.index
+            return
+        if not isinstance(type, str):
+            raise RuntimeError("Cannot access accelerator device when none is available.")
+        kind, colon, number = type.partition(":")
+        if kind not in _DEVICE_TYPES:
+            raise RuntimeError(f"Expected one of {', '.join(_DEVICE_TYPES)} device type at start of device "
+                               f"string: {type}")
+        if colon:
+            if index is not None or not number.isdigit():
+                raise RuntimeError(f"Invalid device string: '{type}'")
+            index = int(number)
+        self.type, self.index = kind, (None if index is None else operator.index(index))
+
+    def __repr__(self) -> str:
+        return f"device(type='{self.type}')" if self.index is None else \
+            f"device(type='{self.type}', index={self.index})"
+
+    def __str__(self) -> str:
+        return self.type if self.index is None else f"{self.type}:{self.index}"
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, device) and (self.type, self.index) == (other.type, other.index)
+
+    def __hash__(self) -> int:
+        return hash((self.type, self.index))
+
+    def __reduce__(self):
+        return (device, (self.type, self.index))
+
+
+_CPU = device("cpu")
+
+
+def _to_cpu_only(where) -> None:
+    """Accept 'cpu' (a str or a device); name any other device in a clear error."""
+    target = where if isinstance(where, device) else device(where)
+    if target.type != "cpu":
+        raise RuntimeError(f"tinycompress runs on the CPU only (NumPy): cannot move a tensor to '{target}'. "
+                           "Use 'cpu' (tc.cuda.is_available() is False), or drop the .to()/.cuda() call")
 
 
 def _default_dtype_for(data) -> np.dtype | None:
@@ -36,11 +147,16 @@ class Tensor:
     __array_ufunc__ = None            # NumPy defers to our reflected operators: ndarray + Tensor -> Tensor
     __hash__ = object.__hash__        # == is elementwise, identity hashing keeps tensors usable as keys
 
-    def __init__(self, data, dtype=None, requires_grad: bool = False) -> None:
-        if isinstance(data, Tensor):
-            data = data.array
-        dtype = np.dtype(dtype) if dtype is not None else _default_dtype_for(data)
-        self.array = np.asarray(data, dtype=dtype)
+    def __init__(self, *args, dtype=None, requires_grad: bool = False, device=None) -> None:
+        """torch's legacy constructor: ``Tensor(*sizes)`` is an uninitialised tensor of the default
+        float dtype; ``Tensor(sequence)`` holds the data in that dtype. ``Tensor(ndarray)`` and
+        ``Tensor(tensor)`` share the array and keep its dtype (tinycompress's zero-copy wrap)."""
+        if len(args) == 1 and type(args[0]) is np.ndarray and dtype is None:     # the common wrap
+            self.array = args[0]
+        else:
+            self.array = _legacy_array(args, dtype, "Tensor")
+        if device is not None:
+            _to_cpu_only(device)
         self.grad = None
         self.grad_fn = None
         self._out_index = 0
@@ -49,6 +165,15 @@ class Tensor:
         self.requires_grad = False
         if requires_grad:
             self.requires_grad_(True)
+
+    @classmethod
+    def _from_data(cls, data, dtype=None) -> "Tensor":
+        """A Tensor holding ``data`` with torch.tensor's dtype inference (Python floats give
+        float32, ints int64, bools bool; arrays and Tensors keep theirs), sharing arrays."""
+        if isinstance(data, Tensor):
+            data = data.array
+        dtype = np.dtype(dtype) if dtype is not None else _default_dtype_for(data)
+        return cls._wrap(np.asarray(data, dtype=dtype))
 
     @classmethod
     def _wrap(cls, array: np.ndarray, grad_fn=None, index: int = 0) -> "Tensor":
@@ -158,8 +283,8 @@ class Tensor:
 
     # ----------------------------------------------------------------- array facts
     @property
-    def shape(self) -> tuple:
-        return self.array.shape
+    def shape(self) -> Size:
+        return tuple.__new__(Size, self.array.shape)
 
     @property
     def dtype(self) -> np.dtype:
@@ -170,11 +295,23 @@ class Tensor:
         return self.array.ndim
 
     @property
-    def device(self) -> str:
-        return "cpu"
+    def device(self) -> device:
+        return _CPU
+
+    @property
+    def is_cuda(self) -> bool:
+        return False
 
     def size(self, dim: int | None = None):
-        return self.array.shape if dim is None else self.array.shape[dim]
+        """The sizes as a :class:`Size`, or the size of dimension ``dim``."""
+        if dim is None:
+            return tuple.__new__(Size, self.array.shape)
+        ndim = self.array.ndim
+        if ndim == 0:
+            raise IndexError(f"Dimension specified as {dim} but tensor has no dimensions")
+        if not -ndim <= dim < ndim:
+            raise IndexError(f"Dimension out of range (expected to be in range of [{-ndim}, {ndim - 1}], but got {dim})")
+        return self.array.shape[dim]
 
     def dim(self) -> int:
         return self.array.ndim
@@ -182,7 +319,17 @@ class Tensor:
     def numel(self) -> int:
         return self.array.size
 
+    nelement = numel
+
     def element_size(self) -> int:
+        return self.array.itemsize
+
+    @property
+    def nbytes(self) -> int:
+        return self.array.nbytes
+
+    @property
+    def itemsize(self) -> int:
         return self.array.itemsize
 
     def is_floating_point(self) -> bool:
@@ -232,18 +379,71 @@ class Tensor:
     def __array__(self, dtype=None, copy=None):
         return self.array if dtype is None else self.array.astype(dtype)
 
-    def to(self, dtype=None, *args, **kwargs) -> "Tensor":
-        """``.to(dtype)``; devices other than 'cpu' are rejected."""
-        if isinstance(dtype, str) and dtype in ("cpu",):
-            return self
-        if isinstance(dtype, str) and dtype.startswith(("cuda", "mps")):
-            raise RuntimeError(f"tinycompress runs on the CPU only; cannot move a tensor to '{dtype}'")
-        if isinstance(dtype, Tensor):
-            dtype = dtype.dtype
-        return self if dtype is None else _ops.cast(self, dtype)
+    def to(self, *args, dtype=None, device=None, non_blocking=False, copy=False, memory_format=None) -> "Tensor":
+        """torch's ``.to(dtype)``, ``.to(device[, dtype])``, ``.to(other)``: a cast (differentiable), or
+        this tensor itself when nothing changes (a copy with ``copy=True``). Devices other than the
+        CPU are an error."""
+        flags = []
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype = arg.array.dtype
+            elif isinstance(arg, (str, _device_type)):
+                device = arg
+            elif isinstance(arg, bool):
+                flags.append(arg)                           # positional non_blocking, copy
+            else:
+                dtype = arg
+        if len(flags) > 1:
+            copy = flags[1]
+        if device is not None:
+            _to_cpu_only(device)
+        out = self if dtype is None else _ops.cast(self, _tensor_type_dtype(dtype))
+        return _ops.clone(out) if copy and out is self else out
 
-    def type(self, dtype=None):
-        return str(self.array.dtype) if dtype is None else self.to(dtype)
+    def cpu(self, memory_format=None) -> "Tensor":
+        return self
+
+    def cuda(self, device=None, non_blocking=False, memory_format=None) -> "Tensor":
+        _to_cpu_only(device if isinstance(device, (str, _device_type)) else "cuda")
+
+    def type(self, dtype=None, non_blocking=False):
+        """``type()`` is torch's type name ('tinycompress.FloatTensor'); ``type(t)`` casts to ``t``, a
+        dtype, a tensor type (``tc.DoubleTensor``) or its name ('torch.DoubleTensor' reads too)."""
+        if dtype is None:
+            return "tinycompress." + TENSOR_TYPE_NAMES.get(self.array.dtype, str(self.array.dtype))
+        return self.to(_tensor_type_dtype(dtype))
+
+    def type_as(self, other: "Tensor") -> "Tensor":
+        return self.to(other.array.dtype)
+
+    # ----------------------------------------------------------------- new tensors like this one
+    def new_tensor(self, data, dtype=None, requires_grad=False, device=None) -> "Tensor":
+        """A new tensor holding a copy of ``data``, of this tensor's dtype unless told."""
+        if isinstance(data, Tensor):
+            warnings.warn("To copy construct from a tensor, it is recommended to use sourceTensor.detach().clone() "
+                          "or sourceTensor.detach().clone().requires_grad_(True), rather than "
+                          "tensor.new_tensor(sourceTensor).", UserWarning, stacklevel=2)
+            data = data.array
+        return self._new(np.array(data, dtype=dtype or self.array.dtype), requires_grad, device)
+
+    def new_zeros(self, *size, dtype=None, requires_grad=False, device=None) -> "Tensor":
+        return self._new(np.zeros(_sizes(size), dtype or self.array.dtype), requires_grad, device)
+
+    def new_ones(self, *size, dtype=None, requires_grad=False, device=None) -> "Tensor":
+        return self._new(np.ones(_sizes(size), dtype or self.array.dtype), requires_grad, device)
+
+    def new_empty(self, *size, dtype=None, requires_grad=False, device=None) -> "Tensor":
+        return self._new(np.empty(_sizes(size), dtype or self.array.dtype), requires_grad, device)
+
+    def new_full(self, size, fill_value, dtype=None, requires_grad=False, device=None) -> "Tensor":
+        return self._new(np.full(_sizes((size,)), fill_value, dtype or self.array.dtype), requires_grad, device)
+
+    @staticmethod
+    def _new(array, requires_grad, device) -> "Tensor":
+        if device is not None:
+            _to_cpu_only(device)
+        t = Tensor._wrap(array)
+        return t.requires_grad_(True) if requires_grad else t
 
     def float(self) -> "Tensor":
         return self.to(np.float32)
@@ -262,9 +462,6 @@ class Tensor:
 
     def bool(self) -> "Tensor":
         return self.to(np.bool_)
-
-    def cpu(self) -> "Tensor":
-        return self
 
     # ----------------------------------------------------------------- in place
     def _inplace(self, compute, what: str) -> "Tensor":
@@ -345,7 +542,7 @@ class Tensor:
         if self.array.size == 0:
             body = "[]"
             if self.array.ndim != 1:
-                suffixes.append(f"size={self.shape}")
+                suffixes.append(f"size={self.array.shape}")
         else:
             summarize = self.array.size > _PRINT_THRESHOLD
             shown = _summarized(self.array) if summarize else self.array
@@ -434,6 +631,60 @@ def _tensor_str(data: np.ndarray, indent: int, summarize: bool, formatter: _Form
     return "[" + ("," + "\n" * (data.ndim - 1) + " " * (indent + 1)).join(parts) + "]"
 
 
+# ----------------------------------------------------------------------------- construction helpers
+_device_type = device
+
+
+def _sizes(size) -> tuple:
+    """The sizes of ``f(*size)``: ints, or one tuple / list / Size of them; negative ones are an error."""
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    try:
+        size = tuple(operator.index(n) for n in size)
+    except TypeError:
+        raise TypeError(f"sizes must be ints or one tuple of ints, got {tuple(size)!r}") from None
+    for n in size:
+        if n < 0:
+            raise RuntimeError(f"Trying to create tensor with negative dimension {n}: {list(size)}")
+    return size
+
+
+def _is_int(x) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, (bool, np.bool_))
+
+
+def _legacy_array(args, dtype, name):
+    """The array of torch's legacy constructors (``Tensor``, ``FloatTensor`` ...): ``(*sizes)`` or a
+    ``Size`` gives an uninitialised array, one sequence gives its data. ``dtype=None`` means the
+    default float dtype for sizes and sequences, and the own dtype of an ndarray or a Tensor."""
+    if all(_is_int(a) for a in args) or (len(args) == 1 and isinstance(args[0], Size)):
+        sizes = _sizes(args) if args else (0,)
+        return np.empty(sizes, dtype=np.dtype(dtype) if dtype is not None else _factories.get_default_dtype())
+    if len(args) != 1:
+        raise TypeError(f"{name}() takes either sizes (ints) or one sequence of data, got "
+                        f"({', '.join(type(a).__name__ for a in args)}); pass dtype= by keyword")
+    data = args[0]
+    if isinstance(data, Tensor):
+        data = data.array
+    if isinstance(data, numbers.Number):
+        raise TypeError(f"new(): data must be a sequence (got {type(data).__name__}): use "
+                        f"tc.tensor({data!r}) for a 0-d tensor, or {name}(n) with an int n for n elements")
+    if isinstance(data, (np.ndarray, np.generic)):
+        return np.asarray(data, dtype=dtype)
+    return np.asarray(data).astype(np.dtype(dtype) if dtype is not None else _factories.get_default_dtype(), copy=False)
+
+
+def _tensor_type_dtype(dtype):
+    """A dtype from a dtype, a tensor type (``tc.DoubleTensor``) or its name ('torch.DoubleTensor')."""
+    if isinstance(dtype, str) and dtype.rpartition(".")[2] in _DTYPE_OF_TYPE_NAME:
+        return _DTYPE_OF_TYPE_NAME[dtype.rpartition(".")[2]]
+    tensor_type_dtype = getattr(dtype, "_tensor_type_dtype", None)
+    return tensor_type_dtype if tensor_type_dtype is not None else dtype
+
+
+_DTYPE_OF_TYPE_NAME = {name: dtype for dtype, name in TENSOR_TYPE_NAMES.items()}
+
+
 # ----------------------------------------------------------------------------- in-place helpers
 class _RemovableHandle:
     """What ``register_hook`` returns: ``remove()`` unregisters the hook."""
@@ -487,6 +738,7 @@ def _inplace_method(name):
 from . import random as _random  # noqa: E402
 from .autograd import engine as _engine, grad_mode as _grad_mode  # noqa: E402
 from . import ops as _ops  # noqa: E402
+from . import factories as _factories  # noqa: E402
 
 
 def _reflected(fn):

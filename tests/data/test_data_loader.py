@@ -3,7 +3,7 @@ import os
 
 import numpy as np
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import assume, given, strategies as st
 
 import tinycompress as tc
 from mnist_fakes import make_fake_set
@@ -45,6 +45,12 @@ def test_unshuffled_batches_and_len_equal_torch(sizes, drop_last):
 @given(sizes=loader_sizes(), drop_last=st.booleans(), seed=st.integers(0, 2 ** 31))
 def test_shuffled_epoch_yields_every_index_once(sizes, drop_last, seed):
     n, bs = sizes
+    if n == 0:                                   # torch's RandomSampler refuses an empty dataset
+        with pytest.raises(ValueError, match="num_samples should be a positive integer value"):
+            DataLoader(TensorDataset(np.arange(n)), batch_size=bs, shuffle=True)
+        with pytest.raises(ValueError, match="num_samples should be a positive integer value"):
+            torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.arange(n)), batch_size=bs, shuffle=True)
+        return
     tc.manual_seed(seed)
     loader = DataLoader(TensorDataset(np.arange(n)), batch_size=bs, shuffle=True, drop_last=drop_last)
     for _ in range(2):
@@ -111,6 +117,7 @@ def test_own_generator_leaves_the_library_generator_alone():
 @given(sizes=loader_sizes(max_n=30), seed=st.integers(0, 1000))
 def test_item_path_equals_get_batch_path(sizes, seed):
     n, bs = sizes
+    assume(n > 0)                                # an empty dataset cannot be shuffled (torch's rule too)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, 3)).astype(np.float32)
     y = rng.integers(0, 10, n)

@@ -7,8 +7,9 @@ from .grad import backward, grad
 from .gradcheck import gradcheck, gradgradcheck, GradcheckError
 from .graph import to_dot
 from . import functional
+from .variable import Variable
 
 Node = BackwardNode
 
 __all__ = ["Function", "Context", "FunctionCtx", "Node", "BackwardNode", "once_differentiable", "backward", "grad", "sum_to_shape", "no_grad",
-           "enable_grad", "set_grad_enabled", "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "to_dot", "functional"]
+           "enable_grad", "set_grad_enabled", "is_grad_enabled", "gradcheck", "gradgradcheck", "GradcheckError", "to_dot", "functional", "Variable"]

@@ -271,8 +271,8 @@ def _as_grad(grad) -> Tensor:
 def _fit(grad: Tensor, edge, node, index) -> Tensor:
     """The gradient in its input's shape (broadcasting undone) and dtype, or a clear error."""
     parent, slot = edge
-    shape, dtype = (slot.shape, slot.dtype) if parent is None else parent._meta[slot]
-    if grad.shape != shape:
+    shape, dtype = (slot.array.shape, slot.array.dtype) if parent is None else parent._meta[slot]
+    if grad.array.shape != shape:
         from ..ops import sum_to_size
         try:
             grad = sum_to_size(grad, shape)

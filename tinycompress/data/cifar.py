@@ -12,7 +12,7 @@ import os
 
 import numpy as np
 
-from .datasets import Dataset
+from ..utils.data import Dataset
 
 RECORD = 1 + 3 * 32 * 32
 TRAIN_FILES = tuple(f"data_batch_{i}.bin" for i in range(1, 6))

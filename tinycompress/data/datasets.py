@@ -28,9 +28,11 @@ from pathlib import Path
 
 import numpy as np
 
+from ..utils.data.dataset import Dataset
 from .idx import read_idx
+from .transforms import is_batched
 
-__all__ = ["Dataset", "DatasetError", "MNIST", "FashionMNIST", "load_mnist", "BUNDLED_DIR", "ENV_VAR"]
+__all__ = ["DatasetError", "MNIST", "FashionMNIST", "load_mnist", "BUNDLED_DIR", "ENV_VAR"]
 
 ENV_VAR = "TINYCOMPRESS_DATA"
 BUNDLED_DIR = Path(__file__).resolve().parent / "bundled"
@@ -40,30 +42,18 @@ class DatasetError(ValueError):
     """Files that are valid IDX but not a valid dataset: images and labels that disagree, labels outside the classes."""
 
 
-class Dataset:
-    """Base class of map-style datasets (``torch.utils.data.Dataset``): ``__getitem__`` and ``__len__``.
-
-    A subclass may also define ``get_batch(indices) -> tuple of arrays``, a vectorised
-    ``__getitem__`` over many indices, which :class:`~tinycompress.data.DataLoader` uses instead of
-    stacking items one by one.
-    """
-
-    def __getitem__(self, index):
-        raise NotImplementedError(f"{type(self).__name__} must implement __getitem__")
-
-    def __len__(self) -> int:
-        raise NotImplementedError(f"{type(self).__name__} must implement __len__")
-
-
 class MNIST(Dataset):
     """The MNIST digits (``torchvision.datasets.MNIST``), held as arrays.
 
     Args:
         root: a folder to look in first (see the module docstring for the search order and layouts).
         train: the 60,000 training images if True, else the 10,000 test images.
-        transform: applied to images, one (H, W) uint8 image in ``__getitem__`` and a whole
-            (N, H, W) batch in ``get_batch``: it must accept both, as :mod:`.transforms` do.
-        target_transform: applied to each label (a Python int).
+        transform: applied to each image, as torchvision does: a user's callable receives one
+            28×28 uint8 ndarray (what ``np.array(pil_image)`` gives for torchvision's PIL image; there is
+            no PIL here) and may return any array or Tensor, of any shape. The library's transforms
+            (:mod:`.transforms`: ToTensor, Normalize, Flatten, Compose of those) are applied to a whole
+            batch at once in ``get_batch``, the same numbers faster.
+        target_transform: applied to each label (a Python int), as torchvision.
         download: fetch the files with torchvision when they are not on disk.
         allow_subset: when the full set can be neither found nor fetched, use the bundled subset.
 
@@ -127,11 +117,16 @@ class MNIST(Dataset):
         return img, target
 
     def get_batch(self, indices):
-        """``(transform(data[indices]), targets[indices])``: one vectorised call for a whole batch.
+        """``(transform(data[indices]), targets[indices])``: one vectorised call for a whole batch when
+        the transform is the library's (or none); a user's transform is applied image by image and
+        the results stacked (``default_collate``), as torch's DataLoader would.
 
         A ``target_transform`` (a per-label Python function, as in torchvision) is applied label by label.
         """
         idx = np.asarray(indices, dtype=np.int64)
+        if self.transform is not None and not is_batched(self.transform):
+            from ..utils.data import default_collate
+            return tuple(default_collate([self[int(i)] for i in idx]))
         images = self.data[idx]
         targets = self.targets[idx]
         if self.transform is not None:

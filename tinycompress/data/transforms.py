@@ -1,8 +1,10 @@
 """Image transforms with torchvision's names, working on NumPy arrays, one image or a batch.
 
-Datasets apply their transform to a whole batch at once (``MNIST.get_batch``), so every transform
-here takes a single image or a stack of them and does the same thing to each, without a Python
-loop. The layouts:
+Every transform here takes a single image or a stack of them and does the same thing to each,
+without a Python loop, and says so with ``batched = True``: a dataset applies such a transform (or
+a Compose of only such transforms) to a whole batch at once (``MNIST.get_batch``). Any other
+callable — a user's function, a :class:`Lambda`, a Compose holding one — is applied image by image,
+as torchvision does. The layouts:
 
     raw image      uint8 (H, W)           batch (N, H, W)        [what MNIST stores]
     after ToTensor float32 (1, H, W)      batch (N, 1, H, W)     [C, H, W as torch]
@@ -20,7 +22,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-__all__ = ["Compose", "ToTensor", "Normalize", "Flatten", "Lambda", "MNIST_MEAN", "MNIST_STD",
+__all__ = ["is_batched", "Compose", "ToTensor", "Normalize", "Flatten", "Lambda", "MNIST_MEAN", "MNIST_STD",
            "mnist_normalize_half", "mnist_normalize_standard", "mnist_to_unit"]
 
 #: mean and standard deviation of the MNIST training pixels scaled to [0, 1]
@@ -28,8 +30,18 @@ MNIST_MEAN = (0.1307,)
 MNIST_STD = (0.3081,)
 
 
+def is_batched(transform) -> bool:
+    """True if ``transform`` maps a stack of images to the stack of its per-image results (the
+    library's transforms and Compose of only those); a dataset may then call it once per batch."""
+    return getattr(transform, "batched", False) is True
+
+
 class Compose:
     """Apply ``transforms`` one after the other: ``t_k(... t_2(t_1(x)))``."""
+
+    @property
+    def batched(self) -> bool:
+        return all(is_batched(t) for t in self.transforms)
 
     def __init__(self, transforms: Sequence[Callable]) -> None:
         self.transforms = list(transforms)
@@ -54,6 +66,8 @@ class ToTensor:
     Arrays of another dtype only change layout, keeping their values and dtype, as torchvision
     does for non-uint8 input.
     """
+
+    batched = True
 
     def __call__(self, pic):
         x = np.asarray(pic)
@@ -80,6 +94,8 @@ class Normalize:
     ``x`` is (C, H, W) or (N, C, H, W) floating point; ``mean`` and ``std`` have 1 or C entries.
     A new array is returned (``inplace`` is accepted for torchvision's signature and ignored).
     """
+
+    batched = True
 
     def __init__(self, mean: Sequence[float], std: Sequence[float], inplace: bool = False) -> None:
         self.mean = tuple(float(m) for m in np.atleast_1d(mean))
@@ -113,6 +129,8 @@ class Normalize:
 class Flatten:
     """One vector per image: (C, H, W) or (H, W) -> (C*H*W,); a batch (N, C, H, W) -> (N, C*H*W)."""
 
+    batched = True
+
     def __call__(self, x):
         x = np.asarray(x)
         if x.ndim in (2, 3):
@@ -126,7 +144,9 @@ class Flatten:
 
 
 class Lambda:
-    """Apply a user function; inside a dataset it receives a whole batch as well as one image."""
+    """Apply a user function; inside a dataset it receives one image at a time, as in torchvision."""
+
+    batched = False
 
     def __init__(self, lambd: Callable) -> None:
         if not callable(lambd):

@@ -1,4 +1,4 @@
-"""``_BatchNorm``, ``BatchNorm1d``, ``BatchNorm2d`` (torch.nn's)."""
+"""``_NormBase``, ``_BatchNorm``, ``BatchNorm1d``, ``BatchNorm2d``, ``BatchNorm3d`` (torch.nn's)."""
 from __future__ import annotations
 
 import numpy as np
@@ -9,13 +9,9 @@ from .module import Module
 from .parameter import Parameter
 
 
-class _BatchNorm(Module):
-    """y = γ·(x − μ)/√(v + eps) + β per channel (dim 1).
-
-    Training (or track_running_stats=False): batch statistics; running stats updated in place as
-    running = (1 − m)·running + m·batch (unbiased var), m = momentum, or 1/num_batches_tracked if momentum is None.
-    Eval with tracked stats: running statistics. bias=False (keyword, torch ≥ 2.x) drops β.
-    """
+class _NormBase(Module):
+    """What batch and instance norm share: γ, β (``affine``; ``bias=False`` drops β) and, with
+    ``track_running_stats``, the running_mean / running_var / num_batches_tracked buffers."""
 
     def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True, track_running_stats=True,
                  device=None, dtype=None, *, bias=True) -> None:
@@ -55,6 +51,19 @@ class _BatchNorm(Module):
             if self.bias is not None:
                 init.zeros_(self.bias)
 
+    def extra_repr(self) -> str:
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
+                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
+
+
+class _BatchNorm(_NormBase):
+    """y = γ·(x − μ)/√(v + eps) + β per channel (dim 1).
+
+    Training (or track_running_stats=False): batch statistics; running stats updated in place as
+    running = (1 − m)·running + m·batch (unbiased var), m = momentum, or 1/num_batches_tracked if momentum is None.
+    Eval with tracked stats: running statistics.
+    """
+
     def _check_input_dim(self, input) -> None:
         raise NotImplementedError
 
@@ -69,10 +78,6 @@ class _BatchNorm(Module):
         track = not self.training or self.track_running_stats
         return batch_norm(input, self.running_mean if track else None, self.running_var if track else None,
                           self.weight, self.bias, use_batch, momentum, self.eps)
-
-    def extra_repr(self) -> str:
-        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, affine={self.affine}, "
-                f"bias={self.bias is not None}, track_running_stats={self.track_running_stats}")
 
 
 class BatchNorm1d(_BatchNorm):
@@ -89,3 +94,11 @@ class BatchNorm2d(_BatchNorm):
     def _check_input_dim(self, input) -> None:
         if input.ndim != 4:
             raise ValueError(f"expected 4D input (got {input.ndim}D input)")
+
+
+class BatchNorm3d(_BatchNorm):
+    """Batch norm over (N, C, D, H, W) input."""
+
+    def _check_input_dim(self, input) -> None:
+        if input.ndim != 5:
+            raise ValueError(f"expected 5D input (got {input.ndim}D input)")

@@ -4,13 +4,13 @@ Families: ``elementwise`` (arithmetic, math, activations, comparisons), ``reduce
 extremes, norms, softmax), ``shape`` (reshape, permute, cat, indexing ...), ``linalg`` (matmul).
 ``TENSOR_METHODS`` names the functions that ``tensor.py`` binds as Tensor methods.
 """
-from .elementwise import (abs, greater, greater_equal, less, less_equal, not_equal, add, allclose, cast, clamp, clip, div, divide, eq, equal, exp, ge, gt,
+from .elementwise import (abs, greater, greater_equal, less, less_equal, not_equal, add, allclose, cast, clamp, clip, div, divide, eq, equal, erf, exp, ge, gt,
                           hardtanh, isfinite, isnan, le, leaky_relu, log, log1p, logical_and, logical_not,
                           logical_or, logical_xor, lt, maximum, minimum, mul, multiply, ne, neg, negative,
                           pow, relu, rsqrt, sigmoid, sign, softplus, sqrt, sub, subtract, tanh, true_divide,
                           where)
 from .linalg import bmm, dot, matmul, mm
-from .reduce import (amax, amin, argmax, argmin, log_softmax, logsumexp, max, mean, min, norm, prod,
+from .reduce import (all, amax, amin, any, argmax, argmin, log_softmax, logsumexp, max, mean, min, norm, prod,
                      softmax, std, sum, var)
 from .shape import (broadcast_to, cat, chunk, clone, concat, concatenate, contiguous, diag, expand,
                     expand_as, flatten, getitem, masked_fill, pad, permute, repeat, reshape, split,
@@ -19,9 +19,9 @@ from .shape import (broadcast_to, cat, chunk, clone, concat, concatenate, contig
 
 TENSOR_METHODS = (
     "add", "sub", "mul", "div", "neg", "pow", "matmul", "mm", "bmm", "dot",
-    "exp", "log", "log1p", "sqrt", "rsqrt", "abs", "sign", "clamp", "clip", "maximum", "minimum",
+    "exp", "erf", "log", "log1p", "sqrt", "rsqrt", "abs", "sign", "clamp", "clip", "maximum", "minimum",
     "relu", "sigmoid", "tanh", "softmax", "log_softmax", "logsumexp",
-    "sum", "mean", "var", "std", "prod", "max", "min", "amax", "amin", "norm", "argmax", "argmin",
+    "sum", "mean", "var", "std", "prod", "max", "min", "amax", "amin", "norm", "argmax", "argmin", "all", "any",
     "reshape", "view", "view_as", "flatten", "unflatten", "permute", "transpose", "t", "squeeze",
     "unsqueeze", "expand", "expand_as", "repeat", "split", "chunk", "masked_fill", "diag", "clone",
     "contiguous", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",

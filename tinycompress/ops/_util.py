@@ -11,12 +11,13 @@ DEFAULT_FLOAT = np.dtype(np.float32)
 
 
 def as_tensor(x) -> Tensor:
-    """A Tensor for ``x``: Tensors pass through, arrays and numbers are wrapped (no grad)."""
+    """A Tensor for ``x``: Tensors pass through, arrays, numbers and lists are wrapped (no grad) with
+    torch.tensor's dtype inference (``Tensor(3)`` would be torch's legacy constructor: 3 elements)."""
     if isinstance(x, Tensor):
         return x
     if type(x) is np.ndarray:
         return Tensor._wrap(x)
-    return Tensor(x)
+    return Tensor._from_data(x)
 
 
 def operands(a, b):

@@ -1,17 +1,20 @@
-"""Convolution and pooling over NCHW arrays, each a :class:`Function` whose backward is made of Functions.
+"""Convolution (1-3 spatial dims) and 2-D pooling, each a :class:`Function` whose backward is made of Functions.
 
-conv2d works with the batch as the innermost axis: the input is laid out (C, H, W, N), so the im2col copy
-and every per-kernel-offset strided add of col2im run over long contiguous rows of OW·N numbers. Forward is
-one GEMM per group, Y (Og, OH·OW·N) = W (Og, K) · col (K, OH·OW·N). No loop ever runs over samples or
-pixels, only over the kh·kw kernel offsets.
+A convolution works with the batch as the innermost axis: an (N, C, *S) input is laid out (C, *S, N), so the
+im2col copy and every per-kernel-offset strided add of col2im run over long contiguous rows of O_last·N
+numbers. Forward is one GEMM per group, Y (Og, ΠO·N) = W (Og, K) · col (K, ΠO·N). No loop ever runs over
+samples or pixels, only over the Πk kernel offsets. conv1d, conv2d and conv3d are the same three Functions.
 
 The derivatives close on three linear Functions, so every one is differentiable again (and again):
-``Conv2d`` (y = conv(x, W)), ``Conv2dInputGrad`` (∂x = col2im(Wᵀ G), the transposed convolution) and
-``Conv2dWeightGrad`` (∂W = G colᵀ); the backward of each is made of the other two. Likewise max-pool's
-backward is a scatter by the saved argmax whose backward is the gather, and avg-pool's backward is its
-transpose whose backward is avg-pool again.
+``ConvNd`` (y = conv(x, W)), ``ConvNdInputGrad`` (∂x = col2im(Wᵀ G), the transposed convolution, which is
+also conv_transpose's forward) and ``ConvNdWeightGrad`` (∂W = G colᵀ); the backward of each is made of the
+other two. Likewise max-pool's backward is a scatter by the saved argmax whose backward is the gather, and
+avg-pool's backward is its transpose whose backward is avg-pool again.
 """
 from __future__ import annotations
+
+import itertools
+import math
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -22,63 +25,84 @@ from ._util import as_tensor
 from .normalization import channel_sum
 
 
+def ntuple(v, n: int, name: str = "value") -> tuple:
+    """``(v,)·n`` for an int, ``tuple(v)`` for a sequence of n (torch's ``_single``/``_pair``/``_triple``), as ints."""
+    if isinstance(v, (tuple, list)):
+        if len(v) != n:
+            raise ValueError(f"{name} must be an int or a tuple of {n} ints, got {v!r}")
+        return tuple(int(a) for a in v)
+    return (int(v),) * n
+
+
 def pair(v, name: str = "value") -> tuple[int, int]:
     """``(v, v)`` for an int, ``(v[0], v[1])`` for a pair (torch's ``_pair``), as ints."""
-    if isinstance(v, (tuple, list)):
-        if len(v) != 2:
-            raise ValueError(f"{name} must be an int or a pair, got {v!r}")
-        return int(v[0]), int(v[1])
-    return int(v), int(v)
+    return ntuple(v, 2, name)
 
 
-def _windows(xp, kh, kw, sh, sw, dh, dw, axis=2):
-    """Strided view with the spatial axes ``axis``, ``axis + 1`` replaced by (OH, OW) and (kh, kw) appended:
-    windows[.., p, q, .., i, j] = xp[.., p·sh+i·dh, q·sw+j·dw, ..] (NCHW by default: (N, C, OH, OW, kh, kw))."""
-    v = sliding_window_view(xp, (dh * (kh - 1) + 1, dw * (kw - 1) + 1), axis=(axis, axis + 1))
+def _windows(xp, kernel, stride, dilation, axis=2):
+    """Strided view with the d = len(kernel) spatial axes from ``axis`` on replaced by the output sizes and
+    the kernel axes appended: windows[.., p, q, .., i, j] = xp[.., p·sh+i·dh, q·sw+j·dw, ..] (2-D NCHW by
+    default: (N, C, OH, OW, kh, kw))."""
+    d = len(kernel)
+    v = sliding_window_view(xp, tuple(dl * (k - 1) + 1 for k, dl in zip(kernel, dilation)),
+                            axis=tuple(range(axis, axis + d)))
     index = [slice(None)] * v.ndim
-    index[axis], index[axis + 1], index[-2], index[-1] = slice(None, None, sh), slice(None, None, sw), \
-        slice(None, None, dh), slice(None, None, dw)
+    for t in range(d):
+        index[axis + t], index[v.ndim - d + t] = slice(None, None, stride[t]), slice(None, None, dilation[t])
     return v[tuple(index)]
 
 
-def _offset(a, i, j, oh, ow, sh, sw, dh, dw, axis=2):
-    """The strided view of ``a`` that kernel offset (i, j) reads, a[.., p·sh+i·dh, q·sw+j·dw, ..] for
-    p < oh, q < ow, with the two spatial axes at ``axis`` and ``axis + 1``."""
+def _offset(a, offset, out, stride, dilation, axis=2):
+    """The strided view of ``a`` that kernel offset (i, j, ..) reads, a[.., p·sh+i·dh, q·sw+j·dw, ..] for
+    p < oh, q < ow, .., with the spatial axes from ``axis`` on."""
     index = [slice(None)] * a.ndim
-    index[axis] = slice(i * dh, i * dh + sh * (oh - 1) + 1, sh)
-    index[axis + 1] = slice(j * dw, j * dw + sw * (ow - 1) + 1, sw)
+    for t, (i, o, s, dl) in enumerate(zip(offset, out, stride, dilation)):
+        index[axis + t] = slice(i * dl, i * dl + s * (o - 1) + 1, s)
     return a[tuple(index)]
 
 
-def _col2im(piece, shape, dtype, kh, kw, oh, ow, sh, sw, dh, dw, axis=2):
-    """Adjoint of :func:`_windows`: an array of ``shape``, zero but for ``piece(i, j)`` (shaped like the
-    output) added at the positions kernel offset (i, j) read -- one strided add per offset."""
-    out = np.zeros(shape, dtype=dtype)
-    for i in range(kh):
-        for j in range(kw):
-            _offset(out, i, j, oh, ow, sh, sw, dh, dw, axis)[...] += piece(i, j)
-    return out
+def _col2im(piece, shape, dtype, kernel, out, stride, dilation, axis=2):
+    """Adjoint of :func:`_windows`: an array of ``shape``, zero but for ``piece(i, j, ..)`` (shaped like the
+    output) added at the positions kernel offset (i, j, ..) reads -- one strided add per offset."""
+    acc = np.zeros(shape, dtype=dtype)
+    for offset in itertools.product(*map(range, kernel)):
+        _offset(acc, offset, out, stride, dilation, axis)[...] += piece(*offset)
+    return acc
 
 
-# ----------------------------------------------------------------------------- conv2d
+def _batch_last(a):
+    """(N, C, *S) as the (C, *S, N) view."""
+    return a.transpose(tuple(range(1, a.ndim)) + (0,))
 
 
-def _im2col(x, kernel_size, stride, padding, dilation, groups):
-    """The im2col matrix of NCHW ``x``, (groups, Cg·kh·kw, OH·OW·N) with the batch innermost, and (OH, OW)."""
-    (kh, kw), (sh, sw), (dh, dw), (pt, pb, pl, pr) = kernel_size, stride, dilation, padding
-    n, c = x.shape[:2]
-    x_last = x.transpose(1, 2, 3, 0)                                     # (C, H, W, N)
-    xp = np.pad(x_last, ((0, 0), (pt, pb), (pl, pr), (0, 0))) if any(padding) else np.ascontiguousarray(x_last)
-    win = _windows(xp, kh, kw, sh, sw, dh, dw, axis=1)                   # (C, OH, OW, N, kh, kw) view
-    oh, ow = win.shape[1:3]
-    col = np.ascontiguousarray(win.transpose(0, 4, 5, 1, 2, 3)).reshape(groups, c // groups * kh * kw, oh * ow * n)
-    return col, oh, ow
+def _batch_first(a):
+    """(C, *S, N) as the (N, C, *S) view."""
+    return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
+
+
+# ----------------------------------------------------------------------------- convolution
+
+
+def _im2col(x, kernel, stride, padding, dilation, groups, out_size=None):
+    """The im2col matrix of (N, C, *S) ``x``, (groups, Cg·Πk, ΠO·N) with the batch innermost, and the output
+    sizes O (the first ``out_size`` windows per dim when given). ``padding`` is ((lo, hi), ...) per dim."""
+    d, (n, c) = len(kernel), x.shape[:2]
+    x_last = _batch_last(x)                                              # (C, *S, N)
+    pads = ((0, 0),) + tuple(padding) + ((0, 0),)
+    xp = np.pad(x_last, pads) if any(map(any, padding)) else np.ascontiguousarray(x_last)
+    win = _windows(xp, kernel, stride, dilation, axis=1)                 # (C, *O, N, *k) view
+    if out_size is not None:
+        win = win[(slice(None),) + tuple(slice(o) for o in out_size)]
+    out = win.shape[1:1 + d]
+    perm = (0,) + tuple(range(d + 2, 2 * d + 2)) + tuple(range(1, d + 2))   # (C, *k, *O, N)
+    col = np.ascontiguousarray(win.transpose(perm)).reshape(groups, c // groups * math.prod(kernel),
+                                                            math.prod(out) * n)
+    return col, out
 
 
 def _grad_last(g, groups):
-    """An output gradient (N, O, OH, OW) re-laid as (groups, Og, OH·OW·N), the GEMM operand of both gradients."""
-    o = g.shape[1]
-    return np.ascontiguousarray(g.transpose(1, 2, 3, 0)).reshape(groups, o // groups, -1)
+    """An output gradient (N, O, *S) re-laid as (groups, Og, ΠS·N), the GEMM operand of both gradients."""
+    return np.ascontiguousarray(_batch_last(g)).reshape(groups, g.shape[1] // groups, -1)
 
 
 def _geometry(ctx):
@@ -89,23 +113,24 @@ def _keep_geometry(ctx, stride, padding, dilation, groups):
     ctx.stride, ctx.padding, ctx.dilation, ctx.groups = stride, padding, dilation, groups
 
 
-class Conv2d(Function):
-    """y[n,o,p,q] = b[o] + Σ_{c,i,j} W[o,c,i,j] · xp[n, g·Cg+c, p·sh+i·dh, q·sw+j·dw] (o in group g).
+class ConvNd(Function):
+    """y[n,o,p,..] = b[o] + Σ_{c,i,..} W[o,c,i,..] · xp[n, g·Cg+c, p·s+i·d, ..] (o in group g), 1-3 spatial dims.
 
-    As GEMMs per group g: Y_g (Og, M) = W_g (Og, K) · C_g (K, M) with C the im2col matrix, K = Cg·kh·kw and
-    M = OH·OW·N (the batch innermost). ``padding`` is (top, bottom, left, right).
+    As GEMMs per group g: Y_g (Og, M) = W_g (Og, K) · C_g (K, M) with C the im2col matrix, K = Cg·Πk and
+    M = ΠO·N (the batch innermost). ``padding`` is ((lo, hi), ...) per spatial dim; ``out_size`` keeps only
+    the first windows (the adjoint of a transposed convolution whose output_padding made its output longer).
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1), groups=1):
+    def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1,
+                out_size=None):
         w = weight.array
-        o, cg, kh, kw = w.shape
-        n = x.shape[0]
-        col, oh, ow = _im2col(x.array, (kh, kw), stride, padding, dilation, groups)
-        y = np.matmul(w.reshape(groups, o // groups, cg * kh * kw), col)            # (G, Og, OH·OW·N)
-        y = np.ascontiguousarray(y.reshape(o, oh, ow, n).transpose(3, 0, 1, 2))     # NCHW
+        o, kernel, n = w.shape[0], w.shape[2:], x.shape[0]
+        col, out = _im2col(x.array, kernel, stride, padding, dilation, groups, out_size)
+        y = np.matmul(w.reshape(groups, o // groups, col.shape[1]), col)           # (G, Og, ΠO·N)
+        y = np.ascontiguousarray(_batch_first(y.reshape((o,) + out + (n,))))       # (N, O, *O)
         if bias is not None:
-            y += bias.array.reshape(1, o, 1, 1)
+            y += bias.array.reshape((1, o) + (1,) * len(out))
         ctx.save_for_backward(x, weight)
         ctx.col = col if ctx.needs_input_grad[1] else None           # kept for ∂W = G colᵀ
         ctx.has_bias = bias is not None
@@ -114,105 +139,184 @@ class Conv2d(Function):
 
     @staticmethod
     def backward(ctx, grad):
-        """∂x = conv2d_input_grad(g, W) = crop(col2im(W_gᵀ G_g)), ∂W = conv2d_weight_grad(x, g) = G_g C_gᵀ,
-        ∂b = Σ_{n,p,q} g"""
+        """∂x = conv_input_grad(g, W) = crop(col2im(W_gᵀ G_g)), ∂W = conv_weight_grad(x, g) = G_g C_gᵀ,
+        ∂b = Σ_{n,p,..} g"""
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
         geometry = _geometry(ctx)
         g_last = _grad_last(grad.array, ctx.groups) if need[0] or need[1] else None   # shared by ∂x and ∂W
         gx = gw = gb = None
         if need[0]:
-            gx = Conv2dInputGrad.apply(grad, weight, input_size=x.shape, g_last=g_last, **geometry)
+            gx = ConvNdInputGrad.apply(grad, weight, input_size=x.shape, g_last=g_last, **geometry)
         if need[1]:
-            gw = Conv2dWeightGrad.apply(x, grad, kernel_size=weight.shape[2:], col=ctx.col, g_last=g_last,
+            gw = ConvNdWeightGrad.apply(x, grad, kernel_size=weight.shape[2:], col=ctx.col, g_last=g_last,
                                         **geometry)
         if ctx.has_bias and need[2]:
             gb = channel_sum(grad)
         return gx, gw, gb
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
-    """torch.nn.functional.conv2d for (N, C, H, W) input (or unbatched (C, H, W)) and weight (O, C/groups, kh, kw)."""
+def _conv(name, d, input, weight, bias, stride, padding, dilation, groups):
+    """conv1d/2d/3d: torch's checks, unbatched input, 'same'/'valid' padding, then :class:`ConvNd`."""
     input, weight = as_tensor(input), as_tensor(weight)
-    unbatched = input.ndim == 3
+    if input.ndim not in (d + 1, d + 2):
+        raise RuntimeError(f"Expected {d + 1}D (unbatched) or {d + 2}D (batched) input to {name}, but got input "
+                           f"of size: {list(input.shape)}")
+    if weight.ndim != d + 2:
+        raise RuntimeError(f"{name}: expected a {d + 2}D weight (out_channels, in_channels/groups, *kernel), "
+                           f"got weight of shape {weight.shape}")
+    unbatched = input.ndim == d + 1
     if unbatched:
         input = input.unsqueeze(0)
-    if input.ndim != 4 or weight.ndim != 4:
-        raise RuntimeError(f"conv2d: expected 3D/4D input and 4D weight, got input {input.shape}, weight {weight.shape}")
-    stride, dilation = pair(stride, "stride"), pair(dilation, "dilation")
-    o, cg, kh, kw = weight.shape
+    stride, dilation = ntuple(stride, d, "stride"), ntuple(dilation, d, "dilation")
+    o, cg, kernel = weight.shape[0], weight.shape[1], weight.shape[2:]
     if groups < 1 or input.shape[1] % groups or o % groups:
-        raise RuntimeError(f"conv2d: groups={groups} must divide input channels {input.shape[1]} and "
+        raise RuntimeError(f"{name}: groups={groups} must divide input channels {input.shape[1]} and "
                            f"out channels {o}")
     if cg * groups != input.shape[1]:
-        raise RuntimeError(f"conv2d: weight of shape {weight.shape} with groups={groups} expects input with "
+        raise RuntimeError(f"{name}: weight of shape {weight.shape} with groups={groups} expects input with "
                            f"{cg * groups} channels, but got input of shape {input.shape}")
     if isinstance(padding, str):
         if padding == "valid":
-            pad = (0, 0, 0, 0)
+            pad = ((0, 0),) * d
         elif padding == "same":
-            if stride != (1, 1):
+            if any(s != 1 for s in stride):
                 raise ValueError("padding='same' is not supported for strided convolutions")
-            th, tw = dilation[0] * (kh - 1), dilation[1] * (kw - 1)
-            pad = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
+            total = [dl * (k - 1) for k, dl in zip(kernel, dilation)]
+            pad = tuple((t // 2, t - t // 2) for t in total)
         else:
             raise ValueError(f"Invalid padding string {padding!r}, should be one of {{'valid', 'same'}}")
     else:
-        ph, pw = pair(padding, "padding")
-        pad = (ph, ph, pw, pw)
-    hp, wp = input.shape[2] + pad[0] + pad[1], input.shape[3] + pad[2] + pad[3]
-    if hp < dilation[0] * (kh - 1) + 1 or wp < dilation[1] * (kw - 1) + 1:
-        raise RuntimeError(f"conv2d: padded input size ({hp} x {wp}) is smaller than the dilated kernel size "
-                           f"({dilation[0] * (kh - 1) + 1} x {dilation[1] * (kw - 1) + 1}); input {input.shape}, "
+        pad = tuple((p, p) for p in ntuple(padding, d, "padding"))
+    padded = [s + lo + hi for s, (lo, hi) in zip(input.shape[2:], pad)]
+    spans = [dl * (k - 1) + 1 for k, dl in zip(kernel, dilation)]
+    if any(p < k for p, k in zip(padded, spans)):
+        raise RuntimeError(f"{name}: padded input size ({' x '.join(map(str, padded))}) is smaller than the "
+                           f"dilated kernel size ({' x '.join(map(str, spans))}); input {input.shape}, "
                            f"weight {weight.shape}")
     opts = dict(stride=stride, padding=pad, dilation=dilation, groups=groups)
-    out = Conv2d.apply(input, weight, **opts) if bias is None else Conv2d.apply(input, weight, as_tensor(bias), **opts)
+    out = ConvNd.apply(input, weight, **opts) if bias is None else ConvNd.apply(input, weight, as_tensor(bias), **opts)
     return out.squeeze(0) if unbatched else out
 
 
-class Conv2dInputGrad(Function):
-    """The transposed convolution ∂x = crop(col2im(W_gᵀ G_g)): conv2d's gradient w.r.t. its input, for an
-    input of ``input_size``; bilinear in g and W."""
+def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv1d for (N, C, L) input (or unbatched (C, L)) and weight (O, C/groups, k)."""
+    return _conv("conv1d", 1, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv2d for (N, C, H, W) input (or unbatched (C, H, W)) and weight (O, C/groups, kh, kw)."""
+    return _conv("conv2d", 2, input, weight, bias, stride, padding, dilation, groups)
+
+
+def conv3d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """torch.nn.functional.conv3d for (N, C, D, H, W) input (or unbatched (C, D, H, W)) and weight
+    (O, C/groups, kd, kh, kw)."""
+    return _conv("conv3d", 3, input, weight, bias, stride, padding, dilation, groups)
+
+
+class ConvNdInputGrad(Function):
+    """The transposed convolution ∂x = crop(col2im(W_gᵀ G_g)): a convolution's gradient w.r.t. its input, for
+    an input of ``input_size``; bilinear in g and W. It is also conv_transpose's forward."""
 
     @staticmethod
-    def forward(ctx, grad, weight, input_size=None, stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+    def forward(ctx, grad, weight, input_size=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1),
                 groups=1, g_last=None):
         g, w = grad.array, weight.array
-        o, cg, kh, kw = w.shape
-        n, _, oh, ow = g.shape
-        (sh, sw), (dh, dw), (pt, pb, pl, pr) = stride, dilation, padding
-        c, h, wd = input_size[1:]
+        o, cg, kernel = w.shape[0], w.shape[1], w.shape[2:]
+        n, out = g.shape[0], g.shape[2:]
+        c, sizes = input_size[1], tuple(input_size[2:])
         if g_last is None:
             g_last = _grad_last(g, groups)
-        w_t = w.reshape(groups, o // groups, cg * kh * kw).transpose(0, 2, 1)
-        gcol = np.matmul(w_t, g_last).reshape(groups * cg, kh, kw, oh, ow, n)
-        gxp = _col2im(lambda i, j: gcol[:, i, j], (c, h + pt + pb, wd + pl + pr, n), g.dtype,
-                      kh, kw, oh, ow, sh, sw, dh, dw, axis=1)
+        w_t = w.reshape(groups, o // groups, cg * math.prod(kernel)).transpose(0, 2, 1)
+        gcol = np.matmul(w_t, g_last).reshape((groups * cg,) + kernel + out + (n,))
+        padded = (c,) + tuple(s + lo + hi for s, (lo, hi) in zip(sizes, padding)) + (n,)
+        gxp = _col2im(lambda *k: gcol[(slice(None),) + k], padded, g.dtype, kernel, out, stride, dilation, axis=1)
         ctx.save_for_backward(grad, weight)
         _keep_geometry(ctx, stride, padding, dilation, groups)
-        return np.ascontiguousarray(gxp.transpose(3, 0, 1, 2)[:, :, pt:pt + h, pl:pl + wd])
+        crop = (slice(None),) * 2 + tuple(slice(lo, lo + s) for s, (lo, _) in zip(sizes, padding))
+        return np.ascontiguousarray(_batch_first(gxp)[crop])
 
     @staticmethod
     def backward(ctx, grad_gx):
-        """∂g = conv2d(h, W), ∂W = conv2d_weight_grad(h, g)   (h the gradient of ∂x)"""
+        """∂g = conv(h, W), ∂W = conv_weight_grad(h, g)   (h the gradient of ∂x)"""
         g, weight = ctx.saved_tensors
         geometry = _geometry(ctx)
-        gg = Conv2d.apply(grad_gx, weight, **geometry) if ctx.needs_input_grad[0] else None
-        gw = (Conv2dWeightGrad.apply(grad_gx, g, kernel_size=weight.shape[2:], **geometry)
+        gg = (ConvNd.apply(grad_gx, weight, out_size=g.shape[2:], **geometry)
+              if ctx.needs_input_grad[0] else None)
+        gw = (ConvNdWeightGrad.apply(grad_gx, g, kernel_size=weight.shape[2:], **geometry)
               if ctx.needs_input_grad[1] else None)
         return gg, gw
 
 
-class Conv2dWeightGrad(Function):
-    """∂W_g = G_g C_gᵀ: conv2d's gradient w.r.t. its weight (of ``kernel_size``), from the input x (or its
-    im2col matrix ``col``, when the forward kept it) and the output gradient g; bilinear in x and g."""
+def _conv_transpose(name, d, input, weight, bias, stride, padding, output_padding, groups, dilation):
+    """conv_transpose1d/2d/3d: the input gradient of the convolution with the same weight and geometry
+    (:class:`ConvNdInputGrad`), its output grown by ``output_padding`` on the far side."""
+    input, weight = as_tensor(input), as_tensor(weight)
+    if input.ndim not in (d + 1, d + 2):
+        raise RuntimeError(f"Expected {d + 1}D (unbatched) or {d + 2}D (batched) input to {name}, but got input "
+                           f"of size: {list(input.shape)}")
+    if weight.ndim != d + 2:
+        raise RuntimeError(f"{name}: expected a {d + 2}D weight (in_channels, out_channels/groups, *kernel), "
+                           f"got weight of shape {weight.shape}")
+    if isinstance(padding, str):
+        raise TypeError(f"{name}(): argument 'padding' must be a tuple of ints, not str")
+    unbatched = input.ndim == d + 1
+    if unbatched:
+        input = input.unsqueeze(0)
+    stride, padding = ntuple(stride, d, "stride"), ntuple(padding, d, "padding")
+    output_padding, dilation = ntuple(output_padding, d, "output_padding"), ntuple(dilation, d, "dilation")
+    c_in, kernel = weight.shape[0], weight.shape[2:]
+    if groups < 1 or c_in % groups:
+        raise RuntimeError(f"{name}: groups={groups} must divide the weight's in_channels {c_in}")
+    if input.shape[1] != c_in:
+        raise RuntimeError(f"{name}: weight of shape {weight.shape} expects input with {c_in} channels, but got "
+                           f"input of shape {input.shape}")
+    if any(op >= s and op >= dl for op, s, dl in zip(output_padding, stride, dilation)):
+        raise RuntimeError(f"{name}: output padding must be smaller than either stride or dilation, but got "
+                           f"output_padding={output_padding}, stride={stride}, dilation={dilation}")
+    out = tuple((i - 1) * s - 2 * p + dl * (k - 1) + op + 1 for i, s, p, dl, k, op in
+                zip(input.shape[2:], stride, padding, dilation, kernel, output_padding))
+    if any(o <= 0 for o in out):
+        raise RuntimeError(f"{name}: given input size per channel {tuple(input.shape[2:])}, the calculated output "
+                           f"size per channel {out} is too small")
+    y = ConvNdInputGrad.apply(input, weight, input_size=(input.shape[0], weight.shape[1] * groups) + out,
+                              stride=stride, padding=tuple((p, p) for p in padding), dilation=dilation,
+                              groups=groups)
+    if bias is not None:
+        y = y + as_tensor(bias).reshape((1, -1) + (1,) * d)
+    return y.squeeze(0) if unbatched else y
+
+
+def conv_transpose1d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """torch.nn.functional.conv_transpose1d, weight (C_in, C_out/groups, k)."""
+    return _conv_transpose("conv_transpose1d", 1, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """torch.nn.functional.conv_transpose2d, weight (C_in, C_out/groups, kh, kw): the gradient of conv2d
+    w.r.t. its input, H_out = (H − 1)·s − 2p + d·(k − 1) + output_padding + 1."""
+    return _conv_transpose("conv_transpose2d", 2, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+def conv_transpose3d(input, weight, bias=None, stride=1, padding=0, output_padding=0, groups=1, dilation=1):
+    """torch.nn.functional.conv_transpose3d, weight (C_in, C_out/groups, kd, kh, kw)."""
+    return _conv_transpose("conv_transpose3d", 3, input, weight, bias, stride, padding, output_padding, groups,
+                           dilation)
+
+
+class ConvNdWeightGrad(Function):
+    """∂W_g = G_g C_gᵀ: a convolution's gradient w.r.t. its weight (of ``kernel_size``), from the input x (or
+    its im2col matrix ``col``, when the forward kept it) and the output gradient g; bilinear in x and g."""
 
     @staticmethod
-    def forward(ctx, x, grad, kernel_size=(1, 1), stride=(1, 1), padding=(0, 0, 0, 0), dilation=(1, 1),
+    def forward(ctx, x, grad, kernel_size=(1, 1), stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1),
                 groups=1, col=None, g_last=None):
         g = grad.array
         if col is None:
-            col, _, _ = _im2col(x.array, kernel_size, stride, padding, dilation, groups)
+            col, _ = _im2col(x.array, tuple(kernel_size), stride, padding, dilation, groups, g.shape[2:])
         if g_last is None:
             g_last = _grad_last(g, groups)
         gw = np.matmul(g_last, col.transpose(0, 2, 1)).reshape((g.shape[1], x.shape[1] // groups) + tuple(kernel_size))
@@ -222,12 +326,12 @@ class Conv2dWeightGrad(Function):
 
     @staticmethod
     def backward(ctx, grad_gw):
-        """∂x = conv2d_input_grad(g, H), ∂g = conv2d(x, H)   (H the gradient of ∂W)"""
+        """∂x = conv_input_grad(g, H), ∂g = conv(x, H)   (H the gradient of ∂W)"""
         x, g = ctx.saved_tensors
         geometry = _geometry(ctx)
-        gx = (Conv2dInputGrad.apply(g, grad_gw, input_size=x.shape, **geometry)
+        gx = (ConvNdInputGrad.apply(g, grad_gw, input_size=x.shape, **geometry)
               if ctx.needs_input_grad[0] else None)
-        gg = Conv2d.apply(x, grad_gw, **geometry) if ctx.needs_input_grad[1] else None
+        gg = ConvNd.apply(x, grad_gw, out_size=g.shape[2:], **geometry) if ctx.needs_input_grad[1] else None
         return gx, gg
 
 
@@ -258,14 +362,13 @@ class PoolWindow:
     def windows(self, x, fill):
         """The (N, C, OH, OW, kh, kw) strided view of ``x`` padded with ``fill``."""
         xp = np.pad(x, self._pads, constant_values=fill) if self.padded_size != self.input_size else x
-        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = self.kernel_size, self.stride, self.dilation, self.out_size
-        return _windows(xp, kh, kw, sh, sw, dh, dw)[:, :, :oh, :ow]
+        (oh, ow) = self.out_size
+        return _windows(xp, self.kernel_size, self.stride, self.dilation)[:, :, :oh, :ow]
 
     def scatter(self, piece, dtype):
         """Adjoint of :meth:`windows`: an input-sized array, zero but for ``piece(i, j)`` (output-sized) added
         where kernel offset (i, j) reads."""
-        (kh, kw), (sh, sw), (dh, dw), (oh, ow) = self.kernel_size, self.stride, self.dilation, self.out_size
-        gxp = _col2im(piece, self.padded_size, dtype, kh, kw, oh, ow, sh, sw, dh, dw)
+        gxp = _col2im(piece, self.padded_size, dtype, self.kernel_size, self.out_size, self.stride, self.dilation)
         if self.padded_size == self.input_size:
             return gxp
         (ph, pw), (h, w) = self.padding, self.input_size[2:]
@@ -506,3 +609,38 @@ def _bin_matrices(size, output_size, dtype):
         m = ((j >= s[:, None]) & (j < e[:, None])).astype(dtype)
         mats.append(m / (e - s)[:, None].astype(dtype))
     return mats
+
+
+# ----------------------------------------------------------------------------- 1-D pools: the 2-D ones on (.., 1, L)
+
+
+def _pool1d(name, input, fn):
+    input = as_tensor(input)
+    if input.ndim not in (2, 3):
+        raise RuntimeError(f"{name}: expected 2D or 3D input (got {input.ndim}D input)")
+    out = fn(input.unsqueeze(-2))
+    return tuple(o.squeeze(-2) for o in out) if isinstance(out, tuple) else out.squeeze(-2)
+
+
+def _one(v, name):
+    return None if v is None or v == [] or v == () else ntuple(v, 1, name)[0]
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False, return_indices=False):
+    """torch.nn.functional.max_pool1d over (N, C, L) or (C, L): max_pool2d of the (.., 1, L) view."""
+    k, s = _one(kernel_size, "kernel_size"), _one(stride, "stride")
+    return _pool1d("max_pool1d", input, lambda x: max_pool2d(
+        x, (1, k), None if s is None else (1, s), (0, _one(padding, "padding")), (1, _one(dilation, "dilation")),
+        ceil_mode, return_indices))
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False, count_include_pad=True):
+    """torch.nn.functional.avg_pool1d over (N, C, L) or (C, L): avg_pool2d of the (.., 1, L) view."""
+    k, s = _one(kernel_size, "kernel_size"), _one(stride, "stride")
+    return _pool1d("avg_pool1d", input, lambda x: avg_pool2d(
+        x, (1, k), None if s is None else (1, s), (0, _one(padding, "padding")), ceil_mode, count_include_pad))
+
+
+def adaptive_avg_pool1d(input, output_size):
+    """torch.nn.functional.adaptive_avg_pool1d over (N, C, L) or (C, L)."""
+    return _pool1d("adaptive_avg_pool1d", input, lambda x: adaptive_avg_pool2d(x, (1, _one(output_size, "output_size"))))

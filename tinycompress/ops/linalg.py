@@ -49,16 +49,17 @@ def matmul(input, other):
     a, b = operands(input, other)
     a, b = as_tensor(a), as_tensor(b)
     if a.ndim == 0 or b.ndim == 0:
-        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {a.shape} and {b.shape}")
-    k_a = a.shape[-1]
-    k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
+        raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
+    k_a = a.array.shape[-1]
+    k_b = b.array.shape[0] if b.ndim == 1 else b.array.shape[-2]
     if k_a != k_b:
-        raise RuntimeError(f"matmul: shapes {a.shape} and {b.shape} cannot be multiplied "
+        raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
                            f"({k_a} columns in the first vs {k_b} rows in the second)")
     try:
         return MatMul.apply(a, b)
     except ValueError:
-        raise RuntimeError(f"matmul: batch dimensions of shapes {a.shape} and {b.shape} cannot be "
+        raise RuntimeError(f"matmul: batch dimensions of shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
                            "broadcast together") from None
 
 
@@ -66,19 +67,20 @@ def mm(input, mat2):
     """2-D matrix product (``torch.mm``)."""
     a, b = as_tensor(input), as_tensor(mat2)
     if a.ndim != 2 or b.ndim != 2:
-        raise RuntimeError(f"mm: both arguments must be 2-D, got shapes {a.shape} and {b.shape}")
+        raise RuntimeError(f"mm: both arguments must be 2-D, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     return matmul(a, b)
 
 
 def bmm(input, mat2):
     a, b = as_tensor(input), as_tensor(mat2)
     if a.ndim != 3 or b.ndim != 3 or a.shape[0] != b.shape[0]:
-        raise RuntimeError(f"bmm: expected 3-D tensors with the same batch size, got {a.shape} and {b.shape}")
+        raise RuntimeError(f"bmm: expected 3-D tensors with the same batch size, got {tuple(a.shape)} and "
+                           f"{tuple(b.shape)}")
     return matmul(a, b)
 
 
 def dot(input, other):
     a, b = as_tensor(input), as_tensor(other)
     if a.ndim != 1 or b.ndim != 1:
-        raise RuntimeError(f"dot: 1D tensors expected, got shapes {a.shape} and {b.shape}")
+        raise RuntimeError(f"dot: 1D tensors expected, got shapes {tuple(a.shape)} and {tuple(b.shape)}")
     return matmul(a, b)

@@ -23,10 +23,16 @@ class Linear(Function):
         """∂x = g W, ∂W = gᵀ x (leading dims flattened), ∂b = Σ g over the leading dims"""
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
-        g2 = grad.reshape(-1, weight.shape[0])
-        gx = g2.matmul(weight).reshape(x.shape) if need[0] else None
-        gw = g2.t().matmul(x.reshape(-1, x.shape[-1])) if need[1] else None
-        gb = g2.sum(0) if ctx.has_bias and need[2] else None
+        flat = x.ndim != 2                                               # leading dims to flatten
+        g2 = grad.reshape(-1, weight.shape[0]) if flat else grad
+        gx = gw = gb = None
+        if need[0]:
+            gx = g2.matmul(weight)
+            gx = gx.reshape(x.shape) if flat else gx
+        if need[1]:
+            gw = g2.t().matmul(x.reshape(-1, x.shape[-1]) if flat else x)
+        if ctx.has_bias and need[2]:
+            gb = g2.sum(0)
         return gx, gw, gb
 
 

@@ -5,13 +5,15 @@ count, or, for weighted class losses, by the sum of the weights of the (non-igno
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 from ..autograd.function import Function
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import as_tensor
-from .elementwise import softplus
+from .elementwise import softplus, where
 
 _REDUCTIONS = ("none", "mean", "sum")
 
@@ -341,3 +343,78 @@ def binary_cross_entropy_with_logits(input, target, weight=None, size_average=No
     input, target = _float_operands("binary_cross_entropy_with_logits", input, target)
     return BCEWithLogits.apply(input, target, _opt(weight, input.dtype), _opt(pos_weight, input.dtype),
                                reduction=reduction)
+
+
+# ----------------------------------------------------------------------------- losses composed of tc ops
+# Each is its formula in the library's ops, so its derivatives of every order are the ops' own.
+
+
+def _reduced(loss, reduction):
+    _check_reduction(reduction)
+    return loss if reduction == "none" else loss.sum() if reduction == "sum" else loss.mean()
+
+
+def _pair_operands(name, input, target):
+    """input, target and their difference x − y."""
+    input, target = _float_operands(name, input, target)
+    return input, target, input - target
+
+
+def smooth_l1_loss(input, target, size_average=None, reduce=None, reduction="mean", beta=1.0):
+    """torch.nn.functional.smooth_l1_loss: ½d²/β where |d| < β, |d| − ½β elsewhere, d = x − y (|d| when β = 0).
+    The quadratic piece is written in d itself, not |d|, so its second derivative at d = 0 is 1/β."""
+    if beta < 0:
+        raise RuntimeError("smooth_l1_loss does not support negative values for beta.")
+    input, target, d = _pair_operands("smooth_l1_loss", input, target)
+    if beta == 0:
+        return _reduced(d.abs(), reduction)
+    return _reduced(where(np.abs(d.array) < beta, 0.5 * d * d / beta, d.abs() - 0.5 * beta), reduction)
+
+
+def huber_loss(input, target, reduction="mean", delta=1.0, weight=None):
+    """torch.nn.functional.huber_loss: ½d² where |d| < δ, δ(|d| − ½δ) elsewhere, d = x − y."""
+    if delta <= 0:
+        raise RuntimeError("huber_loss does not support non-positive values for delta.")
+    input, target, d = _pair_operands("huber_loss", input, target)
+    loss = where(np.abs(d.array) < delta, 0.5 * d * d, delta * (d.abs() - 0.5 * delta))
+    return _reduced(loss if weight is None else loss * as_tensor(weight), reduction)
+
+
+def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_target=False):
+    """torch.nn.functional.kl_div, input the log-probabilities: ℓ = y(log y − x) (0 where y = 0), or
+    eʸ(y − x) with ``log_target``; reduction 'batchmean' divides the sum by the batch size."""
+    if reduction not in _REDUCTIONS + ("batchmean",):
+        raise ValueError(f"{reduction!r} is not a valid value for reduction: use 'none', 'batchmean', 'sum' "
+                         "or 'mean'")
+    if reduction == "mean":
+        warnings.warn("reduction: 'mean' divides the total loss by both the batch size and the support size."
+                      "'batchmean' divides only by the batch size, and aligns with the KL div math definition."
+                      "'mean' will be changed to behave the same as 'batchmean' in the next major release.")
+    input, target = as_tensor(input), as_tensor(target)
+    if log_target:
+        loss = target.exp() * (target - input)
+    else:
+        positive = target.array > 0
+        safe = where(positive, target, 1.0)
+        loss = where(positive, target * safe.log(), 0.0) - target * input
+    if reduction == "batchmean":
+        return loss.sum() / (input.shape[0] if input.ndim else 1)
+    return _reduced(loss, reduction)
+
+
+def soft_margin_loss(input, target, size_average=None, reduce=None, reduction="mean"):
+    """torch.nn.functional.soft_margin_loss: log(1 + exp(−y·x)) = softplus(−y·x)."""
+    input, target = _float_operands("soft_margin_loss", input, target)
+    if target.requires_grad and is_grad_enabled():
+        raise RuntimeError("The function 'soft_margin_loss' is not differentiable with respect to argument "
+                           "'target'. This input cannot have requires_grad True.")
+    return _reduced(softplus(-target * input), reduction)
+
+
+def margin_ranking_loss(input1, input2, target, margin=0.0, size_average=None, reduce=None, reduction="mean"):
+    """torch.nn.functional.margin_ranking_loss: max(0, −y·(x1 − x2) + margin)."""
+    input1, input2, target = as_tensor(input1), as_tensor(input2), as_tensor(target)
+    if not (input1.shape == input2.shape == target.shape):
+        raise RuntimeError(f"margin_ranking_loss : All input tensors should have same dimension but got sizes: "
+                           f"input1: {input1.shape}, input2: {input2.shape}, target: {target.shape} ")
+    return _reduced((-target * (input1 - input2) + margin).relu(), reduction)

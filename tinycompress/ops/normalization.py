@@ -90,9 +90,11 @@ class BatchNorm(Function):
         """training: ∂x = (γ/σ)·(g − Σg/m − x̂·Σ(g·x̂)/m), m the count per channel; eval: ∂x = (γ/σ)·g;
         ∂γ = Σ g·x̂, ∂β = Σ g (the sums over all dims but the channel dim 1, each computed once).
 
-        Under create_graph, x̂ and 1/σ are recomputed from x with the library's ops, so that this formula
-        is differentiated again; otherwise the forward's arrays serve."""
+        Under create_graph this formula runs in the library's ops on x̂ and 1/σ recomputed from x, so it is
+        differentiated again; a first-order backward runs the same formula fused in NumPy, in place."""
         x, weight = ctx.saved_tensors
+        if not is_grad_enabled():
+            return _fused_backward(ctx, grad.array, None if weight is None else weight.array)
         need_x, need_w, need_b = ctx.needs_input_grad[:3]
         training, has_w, m = ctx.training, weight is not None, ctx.count
         shape = _channel_shape(grad.ndim, grad.shape[1])
@@ -110,11 +112,27 @@ class BatchNorm(Function):
         return gx, gw, gb, None, None                                    # running stats: no gradient
 
 
+def _fused_backward(ctx, grad, weight):
+    """:meth:`BatchNorm.backward`'s formula on the forward's arrays, with in-place updates (first order)."""
+    xhat, inv, shape, count = ctx.xhat, ctx.inv, _channel_shape(grad.ndim, grad.shape[1]), ctx.count
+    need_x, need_w, need_b = ctx.needs_input_grad[:3]
+    training, has_w = ctx.training, weight is not None
+    sum_g = _channel_sum(grad) if (training and need_x) or (ctx.has_bias and need_b) else None
+    sum_gx = _channel_sum(grad * xhat) if (training and need_x) or (has_w and need_w) else None
+    gx = None
+    if need_x:
+        scale = inv * weight if has_w else inv                           # γ/σ per channel
+        gx = grad * scale.reshape(shape)
+        if training:
+            gx -= xhat * (scale * sum_gx / count).reshape(shape)
+            gx -= (scale * sum_g / count).reshape(shape)
+    gw = sum_gx if has_w and need_w else None
+    gb = sum_g if ctx.has_bias and need_b else None
+    return tuple(None if a is None else Tensor._wrap(a) for a in (gx, gw, gb)) + (None, None)
+
+
 def _normalized(ctx, x, want_xhat):
-    """(x̂, 1/σ per channel) for the backward: the forward's arrays, or, when the backward is recorded
-    (create_graph), the same values computed from x with the library's ops."""
-    if not is_grad_enabled():
-        return (None if ctx.xhat is None else Tensor._wrap(ctx.xhat)), Tensor._wrap(ctx.inv)
+    """(x̂, 1/σ per channel) computed from x with the library's ops, for a recorded (create_graph) backward."""
     shape = _channel_shape(x.ndim, x.shape[1])
     if not ctx.training:
         inv = Tensor._wrap(ctx.inv)
@@ -151,3 +169,93 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
                            None if bias is None else as_tensor(bias), _array(running_mean), _array(running_var),
                            training=bool(training), momentum=0.0 if momentum is None else float(momentum),
                            eps=float(eps))
+
+
+# ----------------------------------------------------------------------------- layer, group and instance norm
+# Each is batch norm's training formula on a view of x as (1, R, M): R rows, each normalised over its own M
+# numbers, so their first and second derivatives are batch norm's. The affine comes after, per element
+# (layer norm) or per channel (group norm); instance norm's per-channel γ, β and running statistics repeat
+# N times inside batch norm, as torch's instance_norm does.
+
+
+def _rows_norm(x, rows, eps, weight=None, bias=None, running_mean=None, running_var=None, training=True,
+               momentum=0.0):
+    """(x − μ_r)/√(v_r + eps) for each of the ``rows`` rows of x viewed as (rows, M) (or the running statistics
+    when not ``training``), γ and β (rows,) applied per row; x's shape kept."""
+    y = BatchNorm.apply(x.reshape(1, rows, -1), weight, bias, running_mean, running_var, training=training,
+                        momentum=momentum, eps=float(eps))
+    return y.reshape(x.shape)
+
+
+def _affine(y, weight, bias, shape):
+    if weight is not None:
+        y = y * as_tensor(weight).reshape(shape)
+    if bias is not None:
+        y = y + as_tensor(bias).reshape(shape)
+    return y
+
+
+def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
+    """torch.nn.functional.layer_norm: y = (x − μ)/√(v + eps)·γ + β, μ and v (biased) over the trailing
+    ``normalized_shape`` dims of each sample; γ and β of shape ``normalized_shape``."""
+    input = as_tensor(input)
+    shape = (int(normalized_shape),) if isinstance(normalized_shape, (int, np.integer)) else \
+        tuple(int(s) for s in normalized_shape)
+    k = len(shape)
+    if k == 0 or input.ndim < k or tuple(input.shape[input.ndim - k:]) != shape:
+        raise RuntimeError(f"Given normalized_shape={list(shape)}, expected input with shape "
+                           f"[*, {', '.join(map(str, shape))}], but got input of size{list(input.shape)}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != shape:
+            raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
+                               f"{list(t.shape)} and normalized_shape = {list(shape)}")
+    rows = int(np.prod(input.shape[:input.ndim - k], dtype=np.int64))
+    return _affine(_rows_norm(input, rows, eps), weight, bias, shape)
+
+
+def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
+    """torch.nn.functional.group_norm: the C channels of (N, C, *) input in ``num_groups`` groups; each
+    sample's group normalised over its C/G channels and spatial dims, then γ, β per channel."""
+    input = as_tensor(input)
+    if input.ndim < 2:
+        raise RuntimeError(f"Expected at least 2 dimensions for input tensor but received {input.ndim}")
+    n, c = input.shape[:2]
+    if num_groups < 1 or c % num_groups:
+        raise RuntimeError(f"Expected number of channels in input to be divisible by num_groups, but got input "
+                           f"of shape {list(input.shape)} and num_groups={num_groups}")
+    if n * c // num_groups * int(np.prod(input.shape[2:], dtype=np.int64)) == 1:
+        raise ValueError(f"Expected more than 1 value per channel when training, got input size "
+                         f"{[n * c // num_groups, num_groups] + list(input.shape[2:])}")
+    for name, t in (("weight", weight), ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
+                               f"but got {name} of shape {list(t.shape)} and input of shape {list(input.shape)}")
+    return _affine(_rows_norm(input, n * num_groups, eps), weight, bias, _channel_shape(input.ndim, c))
+
+
+def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,
+                  momentum=0.1, eps=1e-5):
+    """torch.nn.functional.instance_norm: each (sample, channel) of (N, C, *) input normalised over its spatial
+    dims (``use_input_stats``) or by the running statistics; γ, β per channel. Given running statistics are
+    updated in place with the batch average of the per-instance mean and unbiased variance."""
+    input = as_tensor(input)
+    if input.ndim < 2:
+        raise RuntimeError(f"instance_norm: expected input of shape (N, C, *), got {input.shape}")
+    n, c = input.shape[:2]
+    if use_input_stats and int(np.prod(input.shape[2:], dtype=np.int64)) == 1:
+        raise ValueError(f"Expected more than 1 spatial element when training, got input size {list(input.shape)}")
+    if not use_input_stats and (running_mean is None or running_var is None):
+        raise RuntimeError("Expected running_mean and running_var to be defined when use_input_stats is false")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var), ("weight", weight),
+                    ("bias", bias)):
+        if t is not None and tuple(t.shape) != (c,):
+            raise RuntimeError(f"instance_norm: {name} should have shape ({c},) for input {input.shape}, "
+                               f"got {tuple(t.shape)}")
+    stats = [None if t is None else np.tile(_array(t), n) for t in (running_mean, running_var)]
+    affine = [None if t is None else as_tensor(t).repeat(n) for t in (weight, bias)]
+    y = _rows_norm(input, n * c, eps, *affine, *stats, training=bool(use_input_stats),
+                   momentum=0.0 if momentum is None else float(momentum))
+    for running, tiled in zip((running_mean, running_var), stats):
+        if running is not None:
+            _array(running)[...] = tiled.reshape(n, c).mean(axis=0)
+    return y

@@ -22,6 +22,15 @@ from .shape import Expand
 
 _max = builtins.max                    # this module defines its own max (torch.max)
 
+
+def _alias(op, dim, keepdim, axis, keepdims):
+    """torch accepts NumPy's ``axis`` / ``keepdims`` for ``dim`` / ``keepdim`` on reductions."""
+    if axis is not None:
+        if dim is not None and dim != ():
+            raise TypeError(f"{op}(): got both 'dim' and its alias 'axis'")
+        dim = axis
+    return dim, (keepdim if keepdims is None else keepdims)
+
 values_indices = namedtuple("values_indices", ["values", "indices"])
 
 
@@ -35,7 +44,7 @@ def _axes(dim, ndim, op):
 
 def _note(ctx, x, axis, keepdim):
     """Record what ``_keepdim`` needs: the input's shape, the reduced axes (a tuple or None), keepdim."""
-    ctx.shape, ctx.axis, ctx.keepdim = x.shape, axis, keepdim
+    ctx.shape, ctx.axis, ctx.keepdim = x.array.shape, axis, keepdim
 
 
 def _keepdim(t, ctx):
@@ -59,8 +68,10 @@ class Sum(Function):
         return Expand.apply(_keepdim(g, ctx), shape=ctx.shape)
 
 
-def sum(input, dim=None, keepdim=False, *, dtype=None):
+def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     input = as_tensor(input)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("sum", dim, keepdim, axis, keepdims)
     if dtype is None and input.array.dtype.kind in "bui":
         dtype = np.int64                      # torch sums integers and bools into int64
     return Sum.apply(input, axis=_axes(dim, input.ndim, "sum"), keepdim=keepdim, dtype=dtype)
@@ -80,8 +91,10 @@ class Mean(Function):
         return Expand.apply(_keepdim(g, ctx) / ctx.count, shape=ctx.shape)
 
 
-def mean(input, dim=None, keepdim=False, *, dtype=None):
+def mean(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None):
     input = as_tensor(input)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("mean", dim, keepdim, axis, keepdims)
     if dtype is not None:
         input = input.to(dtype)
     if input.array.dtype.kind != "f":
@@ -123,8 +136,10 @@ def _correction(unbiased, correction):
     return 1 if unbiased in (None, True) else 0
 
 
-def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def var(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     input = as_tensor(input)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("var", dim, keepdim, axis, keepdims)
     if isinstance(unbiased, bool) is False and unbiased is not None:
         raise TypeError(f"var: unbiased must be a bool, got {unbiased!r}")
     return Var.apply(input, axis=_axes(dim, input.ndim, "var"), correction=_correction(unbiased, correction),
@@ -151,8 +166,10 @@ class Std(Function):
         return _keepdim(g, ctx) * _centred(x, ctx.axis) / (std * ctx.dof)
 
 
-def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None):
+def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=None, keepdims=None):
     input = as_tensor(input)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("std", dim, keepdim, axis, keepdims)
     if isinstance(unbiased, bool) is False and unbiased is not None:
         raise TypeError(f"std: unbiased must be a bool, got {unbiased!r}")
     return Std.apply(input, axis=_axes(dim, input.ndim, "std"), correction=_correction(unbiased, correction),
@@ -198,8 +215,10 @@ def _products_without_each(x, axis):
     return others.reshape(x.shape) if axis is None else others.transpose(axis[0], -1)
 
 
-def prod(input, dim=None, keepdim=False):
+def prod(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     input = as_tensor(input)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("prod", dim, keepdim, axis, keepdims)
     if dim is not None and not isinstance(dim, (int, np.integer)):
         raise TypeError("prod: dim must be a single int (as in torch)")
     return Prod.apply(input, axis=_axes(dim, input.ndim, "prod"), keepdim=keepdim)
@@ -227,14 +246,18 @@ class Extreme(Function):
         return _keepdim(g, ctx) * as_tensor(share)
 
 
-def amax(input, dim=(), keepdim=False):
+def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     input = as_tensor(input)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("amax", dim, keepdim, axis, keepdims)
     axis = None if dim == () or dim is None else _axes(dim, input.ndim, "amax")
     return Extreme.apply(input, axis=axis, keepdim=keepdim, largest=True)
 
 
-def amin(input, dim=(), keepdim=False):
+def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     input = as_tensor(input)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("amin", dim, keepdim, axis, keepdims)
     axis = None if dim == () or dim is None else _axes(dim, input.ndim, "amin")
     return Extreme.apply(input, axis=axis, keepdim=keepdim, largest=False)
 
@@ -279,26 +302,34 @@ def _extreme(input, dim, keepdim, largest, name):
     return values_indices(*ExtremeAlong.apply(input, axis=axis, keepdim=keepdim, largest=largest))
 
 
-def max(input, dim=None, keepdim=False):
+def max(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """``max(x)`` → the largest value; ``max(x, dim)`` → (values, indices); ``max(x, other)`` → maximum."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("max", dim, keepdim, axis, keepdims)
     return _extreme(input, dim, keepdim, True, "max")
 
 
-def min(input, dim=None, keepdim=False):
+def min(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     """``min(x)`` → the smallest value; ``min(x, dim)`` → (values, indices); ``min(x, other)`` → minimum."""
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("min", dim, keepdim, axis, keepdims)
     return _extreme(input, dim, keepdim, False, "min")
 
 
-def argmax(input, dim=None, keepdim=False):
+def argmax(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     x = as_tensor(input).array
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("argmax", dim, keepdim, axis, keepdims)
     if dim is None:                                  # index into the flattened tensor
         return Tensor._wrap(np.asarray(np.argmax(x), dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     (axis,) = normalize_dim(dim, x.ndim, "argmax")
     return Tensor._wrap(np.argmax(x, axis=axis, keepdims=keepdim).astype(np.int64))
 
 
-def argmin(input, dim=None, keepdim=False):
+def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     x = as_tensor(input).array
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("argmin", dim, keepdim, axis, keepdims)
     if dim is None:                                  # index into the flattened tensor
         return Tensor._wrap(np.asarray(np.argmin(x), dtype=np.int64).reshape((1,) * x.ndim if keepdim else ()))
     (axis,) = normalize_dim(dim, x.ndim, "argmin")
@@ -376,7 +407,9 @@ class Softmax(Function):
         return gs - s * gs.sum(ctx.axis, keepdim=True)
 
 
-def softmax(input, dim, dtype=None):
+def softmax(input, dim=None, dtype=None, *, axis=None):
+    if axis is not None:
+        dim, _ = _alias("softmax", dim, False, axis, None)
     input = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
     return Softmax.apply(input, axis=_one_dim(dim, input.ndim, "softmax"))
 
@@ -397,7 +430,9 @@ class LogSoftmax(Function):
         return g - exp(out) * g.sum(ctx.axis, keepdim=True)
 
 
-def log_softmax(input, dim, dtype=None):
+def log_softmax(input, dim=None, dtype=None, *, axis=None):
+    if axis is not None:
+        dim, _ = _alias("log_softmax", dim, False, axis, None)
     input = as_tensor(input) if dtype is None else as_tensor(input).to(dtype)
     return LogSoftmax.apply(input, axis=_one_dim(dim, input.ndim, "log_softmax"))
 
@@ -421,6 +456,28 @@ class LogSumExp(Function):
         return _keepdim(g, ctx) * exp(x - _keepdim(out, ctx))
 
 
-def logsumexp(input, dim, keepdim=False):
+def logsumexp(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
     input = as_tensor(input)
+    if axis is not None or keepdims is not None:
+        dim, keepdim = _alias("logsumexp", dim, keepdim, axis, keepdims)
+    if dim is None:
+        raise TypeError('logsumexp() missing 1 required positional arguments: "dim"')
     return LogSumExp.apply(input, axis=_axes(dim, input.ndim, "logsumexp"), keepdim=keepdim)
+
+
+def _logical_reduction(reduce, name):
+    def reduction(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
+        input = as_tensor(input)
+        if axis is not None or keepdims is not None:
+            dim, keepdim = _alias(name, dim, keepdim, axis, keepdims)
+        axes = _axes(dim, input.ndim, name)
+        out = reduce(input.array, axis=axes, keepdims=keepdim)
+        return Tensor._wrap(np.asarray(out, dtype=np.uint8 if input.array.dtype == np.uint8 else np.bool_))
+    reduction.__name__ = name
+    reduction.__doc__ = (f"``{name}(input, dim=None, keepdim=False)``: whether {name} element (over ``dim``) is "
+                         "non-zero; a bool tensor (uint8 for uint8 input, as torch), no gradient.")
+    return reduction
+
+
+all = _logical_reduction(np.all, "all")
+any = _logical_reduction(np.any, "any")

@@ -40,7 +40,7 @@ def reshape(input, *shape):
         return Reshape.apply(input, shape=shape)
     except ValueError:
         raise RuntimeError(f"reshape: shape {list(shape)} is invalid for input of size {input.array.size} "
-                           f"(shape {input.shape})") from None
+                           f"(shape {tuple(input.shape)})") from None
 
 
 view = reshape
@@ -212,7 +212,7 @@ def cat(tensors, dim=0):
     for x in tensors[1:]:
         if x.ndim != len(ref) or any(a != b for i, (a, b) in enumerate(zip(x.shape, ref)) if i != axis):
             raise RuntimeError(f"cat: sizes of tensors must match except in dimension {dim}; got {ref} "
-                               f"and {x.shape}")
+                               f"and {tuple(x.shape)}")
     return Concatenate.apply(axis, *tensors)
 
 
@@ -282,6 +282,9 @@ def unwrap_index(index):
     if isinstance(index, tuple):
         return tuple(i.array if isinstance(i, Tensor) else i for i in index)
     if isinstance(index, list):
+        if len(index) < 32 and any(i is None or i is Ellipsis or isinstance(i, (slice, Tensor, list, tuple, np.ndarray))
+                                   for i in index):
+            return unwrap_index(tuple(index))   # torch reads such a list as a tuple of indices (NumPy once did)
         return np.asarray(index)
     return index
 
@@ -301,8 +304,8 @@ class GetItem(Function):
 def getitem(input, index):
     index = unwrap_index(index)
     if isinstance(index, np.ndarray) and index.dtype == bool and index.shape != input.shape[:index.ndim]:
-        raise IndexError(f"boolean mask of shape {index.shape} does not match the indexed tensor's "
-                         f"shape {input.shape}")
+        raise IndexError(f"boolean mask of shape {tuple(index.shape)} does not match the indexed tensor's "
+                         f"shape {tuple(input.shape)}")
     return GetItem.apply(input, index=index)
 
 
@@ -375,8 +378,8 @@ def masked_fill(input, mask, value):
     try:
         np.broadcast_shapes(mask.shape, input.shape)
     except ValueError:
-        raise ValueError(f"masked_fill: mask of shape {mask.shape} cannot be broadcast to the input's "
-                         f"shape {input.shape}") from None
+        raise ValueError(f"masked_fill: mask of shape {tuple(mask.shape)} cannot be broadcast to the input's "
+                         f"shape {tuple(input.shape)}") from None
     return MaskedFill.apply(input, mask, value)
 
 

@@ -203,9 +203,9 @@ class Optimizer:
         for p in group["params"]:
             if p.grad is None:
                 continue
-            if p.grad.shape != p.array.shape:
+            if p.grad.array.shape != p.array.shape:
                 raise RuntimeError(f"{type(self).__name__}: a parameter of shape {p.array.shape} has a gradient of "
-                                   f"shape {p.grad.shape}; set p.grad to a tensor of the parameter's shape")
+                                   f"shape {p.grad.array.shape}; set p.grad to a tensor of the parameter's shape")
             yield p
 
     def _blocks(self, arrays: tuple, n_scratch: int):

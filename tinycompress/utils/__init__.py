@@ -1,9 +1,12 @@
-"""Bridges to PyTorch state dicts (torch is imported lazily, only inside these functions)."""
+"""``tc.utils``: ``utils.data`` (torch.utils.data's Dataset, DataLoader, samplers) and bridges to PyTorch
+state dicts (torch is imported lazily, only inside those functions)."""
 from __future__ import annotations
 
 from collections import OrderedDict
 
 import numpy as np
+
+from . import data  # noqa: F401  (tc.utils.data, as torch.utils.data)
 
 
 def from_torch_state_dict(torch_sd) -> "OrderedDict[str, np.ndarray]":

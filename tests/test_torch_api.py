@@ -1,0 +1,370 @@
+"""Torch's boilerplate and Tensor API, each call run in torch and here (issue 13, items 1 and 3).
+
+Legacy constructors (``Tensor(out, in)``, ``FloatTensor`` ...), ``autograd.Variable``, ``device``,
+``cuda`` / ``accelerator``, ``.to`` / ``.cpu`` / ``.cuda``, ``Size``, ``all`` / ``any``, the
+``axis`` / ``keepdims`` aliases of reductions, ``type`` / ``type_as``, ``new_*``, sizes in bytes.
+"""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, strategies as st
+from hypothesis.extra import numpy as hnp
+
+import tinycompress as tc
+from strategies import shapes
+
+DTYPES = [np.float32, np.float64, np.float16, np.int64, np.int32, np.int16, np.int8, np.uint8, np.bool_]
+TYPE_NAMES = ["FloatTensor", "DoubleTensor", "HalfTensor", "LongTensor", "IntTensor", "ShortTensor",
+              "CharTensor", "ByteTensor", "BoolTensor"]
+
+
+def _dtype(t):
+    return str(t.dtype).replace("torch.", "")
+
+
+def _same(ours, theirs):
+    """Same dtype, shape and values (a torch tensor against ours)."""
+    assert str(ours.dtype) == _dtype(theirs), (ours.dtype, theirs.dtype)
+    assert ours.shape == tuple(theirs.shape)
+    np.testing.assert_array_equal(ours.array, theirs.numpy())
+
+
+def _raises_like(call, exc=Exception):
+    """Run ``call`` on both libraries: the same exception type, and the message for tinycompress."""
+    with pytest.raises(exc) as theirs:
+        call(torch)
+    with pytest.raises(type(theirs.value)) as ours:
+        call(tc)
+    return str(ours.value), str(theirs.value)
+
+
+# ----------------------------------------------------------------------------- legacy constructors
+@pytest.mark.parametrize("args", [(2, 3), (3,), (), (0,), (2, 0, 4), (np.int64(2), 3)], ids=repr)
+def test_tensor_of_sizes_is_uninitialised_float32_like_torch(args):
+    ours, theirs = tc.Tensor(*args), torch.Tensor(*args)
+    assert ours.shape == tuple(theirs.shape) and ours.dtype == np.float32 and not ours.requires_grad
+    assert ours.is_leaf and ours.grad is None
+
+
+def test_tensor_of_a_size_and_of_sizes_then_uniform_like_torch():
+    assert tc.Tensor(tc.Size([2, 3])).shape == tuple(torch.Tensor(torch.Size([2, 3])).shape)
+    w = tc.Tensor(4, 5).uniform_(-0.5, 0.5)
+    assert w.shape == (4, 5) and w.dtype == np.float32 and np.all(np.abs(w.array) <= 0.5)
+    p = tc.nn.Parameter(tc.Tensor(3, 2))                     # seed 002's layer: Parameter(Tensor(out, in))
+    assert p.shape == (3, 2) and p.requires_grad and p.dtype == np.float32
+
+
+def test_legacy_tensor_follows_the_default_dtype_like_torch():
+    try:
+        tc.set_default_dtype(tc.float64)
+        torch.set_default_dtype(torch.float64)
+        _same(tc.Tensor([1, 2]), torch.Tensor([1, 2]))
+        assert tc.Tensor(2).dtype == np.float64 == torch.Tensor(2).numpy().dtype
+    finally:
+        tc.set_default_dtype(tc.float32)
+        torch.set_default_dtype(torch.float32)
+
+
+@pytest.mark.parametrize("data", [
+    [1, 2], [1.5, -2], [[1, 2], [3, 4]], [True, False], (2, 3), [], np.array(3.0, np.float32),
+    np.array([1.0, 2.0], np.float32),
+], ids=repr)
+def test_tensor_of_data_matches_torch(data):
+    _same(tc.Tensor(data), torch.Tensor(data))
+
+
+def test_tensor_of_an_array_or_tensor_shares_it():
+    """Tensor(ndarray) is tinycompress's zero-copy wrap: it keeps the array's dtype (torch would cast a
+    float64 array to float32; tc.FloatTensor(array) does, as torch's)."""
+    a = np.ones(3)
+    t = tc.Tensor(a)
+    assert t.array is a and t.dtype == np.float64
+    assert tc.Tensor(t).array is a
+    _same(tc.Tensor(torch.tensor([1, 2]).numpy()), torch.Tensor(torch.tensor([1, 2])))   # an int64 tensor stays int64
+    assert tc.FloatTensor(a).dtype == np.float32
+
+
+@pytest.mark.parametrize("args", [(2.5,), (np.float64(2.5),), (-1,), (2, -3)], ids=repr)
+def test_tensor_constructor_errors_like_torch(args):
+    ours, theirs = _raises_like(lambda L: L.Tensor(*args))
+    if "negative dimension" in theirs:
+        assert ours == theirs
+    else:
+        assert ours.startswith(theirs[:theirs.index(")") + 1])     # 'new(): data must be a sequence (got float)'
+
+
+@pytest.mark.parametrize("name", TYPE_NAMES)
+@pytest.mark.parametrize("args", [([1, 0, 2],), ([1.7, 2.2],), ([[True], [False]],), (2, 3), (4,)], ids=repr)
+def test_typed_tensor_constructors_match_torch(name, args):
+    ours, theirs = getattr(tc, name)(*args), getattr(torch, name)(*args)
+    if isinstance(args[0], list):
+        _same(ours, theirs)
+    else:
+        assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == _dtype(theirs)
+
+
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_isinstance_of_a_tensor_type_tests_the_dtype_like_torch(dtype):
+    ours, theirs = tc.tensor(np.zeros(2, dtype)), torch.tensor(np.zeros(2, dtype))
+    for name in TYPE_NAMES:
+        assert isinstance(ours, getattr(tc, name)) == isinstance(theirs, getattr(torch, name)), name
+    assert isinstance(ours, tc.Tensor)
+    assert not isinstance(np.zeros(2, dtype), tc.FloatTensor)
+
+
+def test_typed_tensor_of_a_tensor_of_another_dtype_is_an_error_like_torch():
+    _raises_like(lambda L: L.FloatTensor(L.tensor([1, 2])), TypeError)
+    x = tc.tensor([1.0, 2.0])
+    assert tc.FloatTensor(x).array is x.array
+
+
+def test_tensor_types_work_as_annotations():
+    def f(x: tc.FloatTensor, y: "tc.LongTensor") -> tc.Tensor:
+        return x
+    assert f.__annotations__["x"] is tc.FloatTensor
+    assert repr(tc.FloatTensor) == "<class 'tinycompress.FloatTensor'>"
+
+
+# ----------------------------------------------------------------------------- Variable
+def test_variable_is_torchs_no_op_wrapper():
+    from tinycompress.autograd import Variable
+    for L in (tc, torch):
+        x = L.ones(2)
+        v = L.autograd.Variable(x)
+        assert type(v) is L.Tensor and v is not x and not v.requires_grad and v.is_leaf
+        v.data.mul_(3)                                          # shares memory
+        assert x.tolist() == [3.0, 3.0]
+        v = L.autograd.Variable(x, requires_grad=True)
+        assert v.requires_grad and v.is_leaf and not x.requires_grad
+        y = L.ones(2, requires_grad=True) * 2
+        v = L.autograd.Variable(y)
+        assert v.grad_fn is None and not v.requires_grad            # cut from the graph
+        assert isinstance(x, L.autograd.Variable)
+        (v * L.autograd.Variable(x, requires_grad=True)).sum()
+    assert Variable is tc.autograd.Variable
+    ours, theirs = _raises_like(lambda L: L.autograd.Variable([1, 2]), TypeError)
+    assert ours == theirs
+    with pytest.warns(UserWarning, match="volatile was removed"):
+        tc.autograd.Variable(tc.ones(1), volatile=True)
+    assert tc.autograd.Variable().shape == tuple(torch.autograd.Variable().shape)
+
+
+# ----------------------------------------------------------------------------- devices
+@pytest.mark.parametrize("spec", [("cpu",), ("cuda",), ("cuda:1",), ("cpu", 0), ("mps",), ("meta",)], ids=repr)
+def test_device_matches_torch(spec):
+    ours, theirs = tc.device(*spec), torch.device(*spec)
+    assert (repr(ours), str(ours), ours.type, ours.index) == (repr(theirs), str(theirs), theirs.type, theirs.index)
+    assert ours == tc.device(*spec) and hash(ours) == hash(tc.device(*spec)) and tc.device(ours) == ours
+    assert (ours == str(ours)) == (theirs == str(theirs))
+
+
+@pytest.mark.parametrize("spec", ["foo", "cuda:x", 0])
+def test_bad_devices_are_errors_like_torch(spec):
+    ours, theirs = _raises_like(lambda L: L.device(spec), RuntimeError)
+    assert ours == theirs or (spec == "cuda:x" and "Invalid device string" in ours)
+
+
+def test_cuda_and_accelerator_give_torchs_cpu_only_answers():
+    if torch.cuda.is_available():
+        pytest.skip("torch sees a GPU here: its answers are not the CPU-only ones")
+    assert tc.cuda.is_available() is torch.cuda.is_available() is False
+    assert tc.cuda.device_count() == torch.cuda.device_count() == 0
+    assert tc.cuda.manual_seed(0) is None and tc.cuda.manual_seed_all(0) is None
+    assert tc.accelerator.is_available() is torch.accelerator.is_available()
+    assert tc.accelerator.current_accelerator() is torch.accelerator.current_accelerator() is None
+    assert tc.accelerator.device_count() == torch.accelerator.device_count()
+    script_device = tc.device("cuda" if tc.cuda.is_available() else "cpu")   # the MNIST example's line
+    assert tc.ones(2).to(script_device).device == script_device == tc.ones(1).device
+
+
+def test_to_cpu_cuda_match_torch():
+    for L in (tc, torch):
+        x = L.ones(2)
+        assert x.to("cpu") is x and x.to(L.device("cpu")) is x and x.cpu() is x and x.to(x) is x
+        assert x.to(L.float32) is x and x.to(dtype=L.float32) is x
+        assert x.to(L.float32, copy=True) is not x and x.to(L.float32, copy=True).tolist() == x.tolist()
+        assert str(x.to("cpu", L.float64).dtype).endswith("float64")
+        assert str(x.to(device="cpu", dtype=L.float64).dtype).endswith("float64")
+        assert str(x.to(L.ones(1, dtype=L.int64)).dtype).endswith("int64")
+        assert str(x.to(L.float64, False, True).dtype).endswith("float64")
+        assert x.is_cuda is False and str(x.device) == "cpu"
+    for call in (lambda x: x.cuda(), lambda x: x.to("cuda"), lambda x: x.to(tc.device("cuda:0")),
+                 lambda x: x.to("mps", tc.float64)):
+        with pytest.raises(RuntimeError, match="CPU only"):
+            call(tc.ones(2))
+    with pytest.raises(RuntimeError, match="CPU only"):
+        tc.Tensor(2, device="cuda")
+    y = tc.ones(2, requires_grad=True)
+    z = y.to(tc.float64)
+    z.sum().backward()
+    assert z.grad_fn is not None and y.grad.dtype == np.float32
+
+
+# ----------------------------------------------------------------------------- Size
+@given(shape=shapes(0, 4))
+def test_size_matches_torch(shape):
+    ours, theirs = tc.zeros(*shape), torch.zeros(shape)
+    for a, b in ((ours.shape, theirs.shape), (ours.size(), theirs.size())):
+        assert type(a) is tc.Size and a == b == shape
+        assert repr(a) == repr(b).replace("torch.", "tinycompress.") == str(a) == f"{a}"
+        assert a.numel() == b.numel() == ours.numel() == ours.nelement()
+        assert type(a[1:]) is tc.Size and a[1:] == b[1:] and a[::-1] == b[::-1]
+        assert type(a + (5,)) is tc.Size and a + (5,) == b + (5,)
+        assert type((5,) + a) is tc.Size and (5,) + a == (5,) + b
+        assert type(a * 2) is tc.Size and a * 2 == b * 2
+    for d in range(-len(shape), len(shape)):
+        assert ours.size(d) == theirs.size(d) and ours.size(dim=d) == theirs.size(dim=d)
+    assert np.zeros(ours.shape).shape == shape                  # a NumPy shape as it is
+
+
+def test_size_errors_like_torch():
+    for call in (lambda L: L.ones(2).size(2), lambda L: L.ones(2).size(-3), lambda L: L.ones(()).size(0),
+                 lambda L: L.ones(()).size(-1)):
+        ours, theirs = _raises_like(call, IndexError)
+        assert ours == theirs
+    ours, theirs = _raises_like(lambda L: L.Size([2.5]), TypeError)
+    assert ours == theirs.replace("torch.", "tinycompress.")
+    assert tc.Size([tc.tensor(2), np.int64(3)]) == torch.Size([torch.tensor(2), 3])
+    assert tc.Size() == () and repr(tc.Size()) == "tinycompress.Size([])"
+
+
+# ----------------------------------------------------------------------------- all / any
+@st.composite
+def logical_cases(draw):
+    dtype = draw(st.sampled_from([np.bool_, np.float32, np.float64, np.int64, np.uint8]))
+    shape = draw(shapes(0, 3))
+    x = draw(hnp.arrays(dtype, shape, elements=st.sampled_from([0, 1, 2]).map(lambda v: np.asarray(v).astype(dtype))))
+    ndim = len(shape)
+    dim = None
+    if ndim:
+        dim = draw(st.none() | st.integers(-ndim, ndim - 1)
+                   | st.lists(st.integers(0, ndim - 1), min_size=1, max_size=ndim, unique=True).map(tuple))
+    return x, dim, draw(st.booleans())
+
+
+@given(case=logical_cases(), name=st.sampled_from(["all", "any"]), method=st.booleans(),
+       alias=st.booleans())
+def test_all_any_match_torch(case, name, method, alias):
+    x, dim, keepdim = case
+    results = []
+    for L in (tc, torch):
+        t = L.tensor(x) if L is tc else torch.from_numpy(x.copy())
+        if dim is None:
+            kwargs = {}
+        elif alias:
+            kwargs = dict(axis=dim, keepdims=keepdim)
+        else:
+            kwargs = dict(dim=dim, keepdim=keepdim)
+        results.append(getattr(t, name)(**kwargs) if method else getattr(L, name)(t, **kwargs))
+    _same(*results)
+
+
+# ----------------------------------------------------------------------------- axis / keepdims aliases
+REDUCTIONS = ["sum", "mean", "var", "std", "prod", "amax", "amin", "max", "min", "argmax", "argmin",
+              "logsumexp", "softmax", "log_softmax"]
+
+
+@pytest.mark.parametrize("name", REDUCTIONS)
+@pytest.mark.parametrize("keepdims", [None, True, False])
+@pytest.mark.parametrize("method", [False, True])
+def test_reductions_accept_numpy_axis_and_keepdims_like_torch(name, keepdims, method):
+    if name in ("softmax", "log_softmax") and keepdims is not None:
+        pytest.skip("torch's softmax takes axis but no keepdims")
+    x = np.random.default_rng(0).standard_normal((3, 4)).astype(np.float32)
+    kwargs = dict(axis=1) if keepdims is None else dict(axis=1, keepdims=keepdims)
+    out = []
+    for L in (tc, torch):
+        t = L.tensor(x)
+        result = getattr(t, name)(**kwargs) if method else getattr(L, name)(t, **kwargs)
+        out.append(result[0] if isinstance(result, tuple) else result)
+    assert str(out[0].dtype) == _dtype(out[1]) and out[0].shape == tuple(out[1].shape)
+    np.testing.assert_allclose(out[0].array, out[1].numpy(), rtol=1e-5, atol=1e-6)
+
+
+def test_alias_and_dim_together_is_an_error():
+    with pytest.raises(TypeError, match="both 'dim' and its alias 'axis'"):
+        tc.sum(tc.ones(2, 3), 0, axis=1)
+    ours, theirs = _raises_like(lambda L: L.logsumexp(L.ones(2)), TypeError)
+    assert ours == theirs
+
+
+def test_sum_with_axis_keeps_its_gradient():
+    x = tc.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    tx = torch.tensor(np.arange(6.0).reshape(2, 3), requires_grad=True)
+    (tc.sum(x, axis=0, keepdims=True) * tc.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+    (torch.sum(tx, axis=0, keepdims=True) * torch.tensor([[1.0, 2.0, 3.0]])).sum().backward()
+    np.testing.assert_array_equal(x.grad.array, tx.grad.numpy())
+
+
+# ----------------------------------------------------------------------------- sizes in bytes, types
+@pytest.mark.parametrize("dtype", DTYPES, ids=lambda d: np.dtype(d).name)
+def test_element_sizes_and_type_names_match_torch(dtype):
+    ours, theirs = tc.tensor(np.zeros((2, 3), dtype)), torch.tensor(np.zeros((2, 3), dtype))
+    assert (ours.numel(), ours.nelement(), ours.element_size(), ours.nbytes, ours.itemsize) == \
+        (theirs.numel(), theirs.nelement(), theirs.element_size(), theirs.nbytes, theirs.itemsize)
+    assert ours.type() == theirs.type().replace("torch.", "tinycompress.")
+
+
+@pytest.mark.parametrize("target", ["float64", "DoubleTensor", "torch.LongTensor", "tinycompress.IntTensor",
+                                    "float32"])
+def test_type_casts_like_torch(target):
+    def spec(L):
+        if target.startswith(("torch.", "tinycompress.")):
+            return target.replace("tinycompress.", "torch.") if L is torch else target
+        return getattr(L, target)
+    results = []
+    for L in (tc, torch):
+        x = L.tensor([1.5, -2.5])
+        y = x.type(spec(L))
+        results.append(y)
+        assert (y is x) == (target == "float32")
+    _same(*results)
+    _same(tc.tensor([1.5, 2.0]).type_as(tc.tensor([1], dtype=tc.int32)),
+          torch.tensor([1.5, 2.0]).type_as(torch.tensor([1], dtype=torch.int32)))
+
+
+# ----------------------------------------------------------------------------- new_*
+NEW_CALLS = [
+    lambda x: x.new_zeros(2, 3), lambda x: x.new_zeros((2, 3)), lambda x: x.new_ones([2]),
+    lambda x: x.new_full((2,), 3), lambda x: x.new_full((2, 1), True), lambda x: x.new_tensor([1, 2]),
+    lambda x: x.new_tensor([[1.5], [2.7]]), lambda x: x.new_zeros(2, dtype=x.new_tensor([1]).dtype),
+    lambda x: x.new_ones(3, requires_grad=x.is_floating_point()), lambda x: x.new_empty(2, 3).zero_(),
+    lambda x: x.new_zeros(()),
+]
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64, np.int64, np.bool_], ids=lambda d: np.dtype(d).name)
+@pytest.mark.parametrize("call", NEW_CALLS)
+def test_new_tensors_match_torch(call, dtype):
+    x, tx = tc.tensor(np.zeros(2, dtype)), torch.tensor(np.zeros(2, dtype))
+    ours, theirs = call(x), call(tx)
+    assert ours.requires_grad == theirs.requires_grad and ours.is_leaf
+    _same(ours.detach(), theirs.detach())
+
+
+def test_new_tensor_copies_and_warns_on_a_tensor_like_torch():
+    x = tc.ones(2, dtype=tc.float64)
+    a = np.array([1.0, 2.0], np.float32)
+    y = x.new_tensor(a)
+    a[0] = 9
+    assert y.array[0] == 1 and y.dtype == np.float64
+    with pytest.warns(UserWarning, match="sourceTensor.detach"):
+        z = x.new_tensor(tc.ones(2))
+    with warnings.catch_warnings(record=True), pytest.warns(UserWarning, match="sourceTensor.detach"):
+        torch.ones(2).new_tensor(torch.ones(2))
+    assert z.dtype == np.float64
+
+
+# ----------------------------------------------------------------------------- grad_fn names
+@pytest.mark.parametrize("op", [
+    lambda x: x + 1, lambda x: x - 1, lambda x: x * 2, lambda x: x / 2, lambda x: -x, lambda x: x.pow(2),
+    lambda x: x.sum(), lambda x: x.mean(), lambda x: x.exp(), lambda x: x.log(), lambda x: x.tanh(),
+    lambda x: x.sigmoid(), lambda x: x.abs(), lambda x: x.sqrt(), lambda x: x.var(),
+])
+def test_grad_fn_names_carry_torchs_suffix(op):
+    ours = op(tc.ones(2, requires_grad=True))
+    theirs = op(torch.ones(2, requires_grad=True))
+    assert ours.grad_fn.name() == theirs.grad_fn.name()
+    assert repr(ours).split("grad_fn=")[1] == repr(theirs).split("grad_fn=")[1]
