@@ -202,6 +202,27 @@ def test_to_cpu_cuda_match_torch():
     assert z.grad_fn is not None and y.grad.dtype == np.float32
 
 
+def test_module_to_matches_torch():
+    """``model.to(device)`` (the MNIST example's line), ``.to(dtype)``, ``.to(device, dtype)``, ``.to(tensor)``:
+    the module itself back, floating parameters and buffers cast, integer buffers kept, as torch."""
+    for L in (tc, torch):
+        model = L.nn.Sequential(L.nn.Linear(3, 2), L.nn.BatchNorm1d(2))
+        assert model.to(L.device("cpu")) is model and model.to("cpu") is model and model.cpu() is model
+        assert model.to(L.device("cpu"), L.float64) is model
+        dtypes = {k: str(v.dtype).replace("torch.", "") for k, v in model.state_dict().items()}
+        assert dtypes["0.weight"] == dtypes["1.running_mean"] == "float64"
+        assert dtypes["1.num_batches_tracked"] == "int64"
+        model.to(dtype=L.float32)
+        assert str(model[0].weight.dtype).endswith("float32")
+        model.to(L.ones(1, dtype=L.float64))
+        assert str(model[0].bias.dtype).endswith("float64")
+    ours, theirs = _raises_like(lambda L: L.nn.Linear(2, 2).to(L.int64), TypeError)
+    assert "floating point" in ours and "floating point" in theirs
+    for call in (lambda m: m.cuda(), lambda m: m.to("cuda"), lambda m: m.to(tc.device("cuda:0"))):
+        with pytest.raises(RuntimeError, match="CPU only"):
+            call(tc.nn.Linear(2, 2))
+
+
 # ----------------------------------------------------------------------------- Size
 @given(shape=shapes(0, 4))
 def test_size_matches_torch(shape):

@@ -199,9 +199,6 @@ def _run(source, env, monkeypatch, tmp_path, capsys, name):
     return out, folder
 
 
-@pytest.mark.xfail(strict=True, raises=TypeError,
-                   reason="Module.to(device) takes a dtype or a device string only: model.to(torch.device('cpu')) "
-                          "is read as a dtype (tinycompress/nn/module.py, Module.to)")
 def test_the_script_runs_ported_as_it_runs_under_torch(monkeypatch, tmp_path, capsys):
     monkeypatch.setenv("TINYCOMPRESS_DATA", str(tc.data.BUNDLED_DIR))
     ours, ours_dir = _run(_ported(), {}, monkeypatch, tmp_path, capsys, "ours")

@@ -484,18 +484,36 @@ class Module:
         return self._cast_floats(np.float64)
 
     def to(self, *args, **kwargs) -> "Module":
-        """Accepts a dtype (float32/float64) or a device string ('cpu'); other devices are refused."""
-        dtype = kwargs.get("dtype")
-        for a in args:
-            if isinstance(a, str):
-                if a != "cpu":
-                    raise ValueError(f"tinycompress runs on the CPU only, got device {a!r}")
-            else:
-                dtype = a
-        return self._cast_floats(np.dtype(dtype)) if dtype is not None else self
+        """torch's ``module.to(device)``, ``.to(dtype)``, ``.to(device, dtype)``, ``.to(tensor)``:
+        floating parameters and buffers are cast to ``dtype`` in place (integer buffers keep theirs);
+        the device must be the CPU (a str or a ``tc.device``). Returns the module itself."""
+        from ..tensor import Tensor, _tensor_type_dtype, _to_cpu_only, device as device_type
+        dtype, where = kwargs.pop("dtype", None), kwargs.pop("device", None)
+        kwargs.pop("non_blocking", None), kwargs.pop("memory_format", None)
+        if kwargs:
+            raise TypeError(f"to() received an invalid combination of arguments: {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, Tensor):
+                dtype, where = arg.array.dtype, "cpu"
+            elif isinstance(arg, (str, device_type)):
+                where = arg
+            elif not isinstance(arg, bool):                        # positional non_blocking
+                dtype = arg
+        if where is not None:
+            _to_cpu_only(where)
+        if dtype is None:
+            return self
+        dtype = np.dtype(_tensor_type_dtype(dtype))
+        if dtype.kind != "f":
+            raise TypeError(f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}")
+        return self._cast_floats(dtype)
 
     def cpu(self) -> "Module":
         return self
+
+    def cuda(self, device=None) -> "Module":
+        from ..tensor import _to_cpu_only
+        _to_cpu_only(device if device is not None else "cuda")
 
     # ------------------------------------------------------------------ state dict
     def _save_to_state_dict(self, destination, prefix, keep_vars):
