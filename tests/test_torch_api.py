@@ -223,6 +223,71 @@ def test_module_to_matches_torch():
             call(tc.nn.Linear(2, 2))
 
 
+FACTORY_CALLS = {
+    "zeros": lambda L, **kw: L.zeros(2, 3, **kw), "ones": lambda L, **kw: L.ones((2,), **kw),
+    "empty": lambda L, **kw: L.empty(2, **kw), "full": lambda L, **kw: L.full((2,), 1.5, **kw),
+    "tensor": lambda L, **kw: L.tensor([1.0, 2.0], **kw), "as_tensor": lambda L, **kw: L.as_tensor([1, 2], **kw),
+    "arange": lambda L, **kw: L.arange(3, **kw), "linspace": lambda L, **kw: L.linspace(0, 1, 3, **kw),
+    "eye": lambda L, **kw: L.eye(2, **kw), "rand": lambda L, **kw: L.rand(2, **kw), "randn": lambda L, **kw: L.randn(2, **kw),
+    "randint": lambda L, **kw: L.randint(0, 5, (2,), **kw), "randperm": lambda L, **kw: L.randperm(4, **kw),
+    "zeros_like": lambda L, **kw: L.zeros_like(L.ones(2), **kw), "full_like": lambda L, **kw: L.full_like(L.ones(2), 3, **kw),
+    "randn_like": lambda L, **kw: L.randn_like(L.ones(2), **kw),
+}
+
+
+@pytest.mark.parametrize("call", FACTORY_CALLS.values(), ids=FACTORY_CALLS.keys())
+def test_factories_take_a_device_like_torch(call):
+    """``torch.zeros(n, device=device)`` is everywhere in torch scripts: the CPU is accepted as a string or a
+    device, with the same shape and dtype as torch's; another device is the CPU-only error."""
+    for where in ("cpu", "device"):
+        ours = call(tc, device="cpu" if where == "cpu" else tc.device("cpu"))
+        theirs = call(torch, device="cpu" if where == "cpu" else torch.device("cpu"))
+        assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == _dtype(theirs)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        call(tc, device="cuda")
+
+
+@pytest.mark.parametrize("name", ["rand", "randn", "randint", "randperm", "randn_like"])
+def test_random_factories_draw_from_a_given_generator(name):
+    """``generator=`` as torch's: the same seed gives the same draws, and the library's stream is untouched."""
+    call = FACTORY_CALLS[name]
+    tc.manual_seed(0)
+    expected_next = tc.rand(3).tolist()
+    tc.manual_seed(0)
+    first = call(tc, generator=tc.Generator().manual_seed(7)).tolist()
+    assert call(tc, generator=tc.Generator().manual_seed(7)).tolist() == first
+    assert tc.rand(3).tolist() == expected_next
+    theirs = call(torch, generator=torch.Generator().manual_seed(7))   # torch takes the same keyword
+    assert tuple(theirs.shape) == np.asarray(first).shape
+
+
+def test_tensor_methods_and_init_draw_from_a_tc_generator():
+    draws = [tc.empty(4).uniform_(-1, 1, generator=tc.Generator().manual_seed(3)).tolist() for _ in range(2)]
+    assert draws[0] == draws[1]
+    draws = [tc.nn.init.normal_(tc.empty(4), generator=tc.Generator().manual_seed(3)).tolist() for _ in range(2)]
+    assert draws[0] == draws[1]
+
+
+@pytest.mark.parametrize("build", [
+    lambda L: L.nn.Linear(3, 2), lambda L: L.nn.Conv2d(1, 2, 3), lambda L: L.nn.BatchNorm1d(2),
+    lambda L: L.nn.LayerNorm(3), lambda L: L.nn.GroupNorm(1, 2), lambda L: L.nn.Embedding(4, 2),
+    lambda L: L.nn.PReLU(), lambda L: L.nn.ConvTranspose1d(1, 2, 3), lambda L: L.nn.InstanceNorm2d(2, affine=True),
+], ids=["Linear", "Conv2d", "BatchNorm1d", "LayerNorm", "GroupNorm", "Embedding", "PReLU", "ConvTranspose1d",
+        "InstanceNorm2d"])
+def test_layers_are_built_in_the_default_dtype_like_torch(build):
+    """Under ``set_default_dtype(float64)`` torch builds layers in float64 (floating parameters and buffers;
+    counters stay int64); so do we, and float32 again after."""
+    for dtype in ("float64", "float32"):
+        tc.set_default_dtype(getattr(tc, dtype))
+        torch.set_default_dtype(getattr(torch, dtype))
+        try:
+            ours, theirs = build(tc).state_dict(), build(torch).state_dict()
+        finally:
+            tc.set_default_dtype(tc.float32)
+            torch.set_default_dtype(torch.float32)
+        assert {k: str(v.dtype) for k, v in ours.items()} == {k: _dtype(v) for k, v in theirs.items()}
+
+
 # ----------------------------------------------------------------------------- Size
 @given(shape=shapes(0, 4))
 def test_size_matches_torch(shape):

@@ -513,11 +513,11 @@ class Tensor:
         return _named(self._inplace(_overwrite(src), "copy_"), "torch::autograd::CopyBackwards")
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
-        gen = generator if generator is not None else _random.default_generator()
+        gen = _random.as_numpy_generator(generator)
         return self._inplace(_overwrite(gen.uniform(a, b, self.shape)), "uniform_")
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
-        gen = generator if generator is not None else _random.default_generator()
+        gen = _random.as_numpy_generator(generator)
         return self._inplace(_overwrite(gen.normal(mean, std, self.shape)), "normal_")
 
     def __setitem__(self, index, value) -> None:
