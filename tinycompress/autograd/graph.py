@@ -125,7 +125,8 @@ def to_dot(tensor: Tensor, name: str = "graph", show_values: bool = False, show_
 
 
 def _node_lines(node, show_values, show_grads) -> list:
-    text = [node.name(), formula(node)]
+    line = formula(node).split("   ")[0].strip()              # the formula, without its trailing remark
+    text = [node.name(), line if len(line) <= 60 else line[:59] + "…"]
     for i, meta in enumerate(node._meta or ()):
         if meta is not None:
             text.append(f"out{'' if len(node._meta) == 1 else i}: {tuple(meta[0])} {np.dtype(meta[1])}")

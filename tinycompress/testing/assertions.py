@@ -40,7 +40,8 @@ def _dtype_name(dtype) -> str:
 
 
 def _is_scalar(x) -> bool:
-    return isinstance(x, (int, float, complex)) and not isinstance(x, bool) or isinstance(x, bool)
+    """A Python number (bools included): torch reports two of them as 'Scalars', not 'Tensor-likes'."""
+    return isinstance(x, (int, float, complex))
 
 
 def _fail(message: str, msg):
