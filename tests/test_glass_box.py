@@ -172,3 +172,20 @@ def test_plot_curves_draws_the_gradient_flow_beside_the_curves(tmp_path):
             for e in (1, 2)]
     path = plot_curves(rows, str(tmp_path / "c.png"), grad_flow=flow)
     assert os.path.getsize(path) > 0
+
+
+def test_train_plot_keeps_the_gradient_flow_of_every_epoch_through_a_resume(tmp_path):
+    """--plot adds GradientFlow before the checkpoint: a run resumed after epoch 1 has both epochs' rows, the
+    same flip ratios in its metrics as an uninterrupted run, and (--plot or not) the same training."""
+    pytest.importorskip("matplotlib")
+    from runs import read_metrics, run_cli
+    common = ["train", "--model", "bnn_mlp", "--max-steps", "2", "--test-batch-size", "2000", "--plot"]
+    run_cli(common + ["--epochs", "2", "--out", str(tmp_path / "full")])
+    run_cli(common + ["--epochs", "1", "--out", str(tmp_path / "split")])
+    run_cli(["train", "--epochs", "2", "--out", str(tmp_path / "split"), "--resume", "--max-steps", "2", "--plot"])
+    full, split = (tc.load(tmp_path / name / "last.npz") for name in ("full", "split"))
+    rows = [json.loads(str(next(c for c in s["callbacks"] if "history" in c)["history"])) for s in (full, split)]
+    assert [r["epoch"] for r in rows[1]] == [1, 2] and rows[0] == rows[1]
+    assert read_metrics(tmp_path / "split") == read_metrics(tmp_path / "full")
+    assert all(0 < row["flip_ratio"] < 1 for row in read_metrics(tmp_path / "full"))
+    assert (tmp_path / "split" / "curves.png").exists()

@@ -136,7 +136,8 @@ class GradientFlow(Callback):
                 flipped, total = flipped + changed, total + self._signs[name].size
         if total:
             metrics["flip_ratio"] = flipped / total
-        self.history.append({"epoch": metrics.get("epoch", trainer.epoch + 1), "layers": layers})
+        self.history.append({"epoch": metrics.get("epoch", trainer.epoch + 1), "layers": layers,
+                             "types": {name: type(m).__name__ for name, m in self._named}})
 
     def on_train_end(self, trainer) -> None:
         for h in self._handles:

@@ -553,14 +553,15 @@ def _run_phase(args, config, model, out, state, history, data, run) -> list[dict
     offset = sum(1 for row in history if row.get("phase", "train") != config["phase"])
     checkpoint = Checkpoint(os.path.join(out, "last.npz"), extra={"config": json.dumps(config)})
     run["checkpoint"] = checkpoint               # its saved_epoch: what Ctrl-C or a NaN leaves on disk
-    callbacks += [_PhaseTag(offset, config["phase"]), checkpoint, MetricsLogger(os.path.join(out, "metrics.jsonl"))]
-    if args.plot:                            # last: a run resumed with or without --plot restores the others alike
+    callbacks.append(_PhaseTag(offset, config["phase"]))
+    if args.plot:       # before the checkpoint, so that it saves the epoch's row (only this callback keeps state)
         from .callbacks import GradientFlow
         from .compress.binary import BINARIZED_LAYERS
         flow = GradientFlow(flip_layers=BINARIZED_LAYERS)
         flow.history = list(run.get("grad_flow", []))      # the earlier phases' rows (a resume reloads them)
         callbacks.append(flow)
         run["grad_flow_callback"] = flow
+    callbacks += [checkpoint, MetricsLogger(os.path.join(out, "metrics.jsonl"))]
     trainer = Trainer(model, optimizer, train_loader, epochs=recipe.epochs, scheduler=scheduler,
                       test_loader=test_loader, callbacks=callbacks, progress=not args.no_progress,
                       max_steps_per_epoch=args.max_steps)

@@ -59,14 +59,16 @@ def _plot_grad_flow(rows: list[dict], ax_grad, ax_flow) -> None:
 
     def series(name, key):
         return [r["layers"].get(name, {}).get(key) for r in rows]
+    types = rows[-1].get("types", {})
     for name in names:
-        ax_grad.plot(epochs, series(name, "grad"), marker="o", label=name)
+        label = f"{name} {types[name]}" if name in types else name
+        ax_grad.plot(epochs, series(name, "grad"), marker="o", label=label)
         if flips:
             if any(v is not None for v in series(name, "flip")):
-                ax_flow.plot(epochs, series(name, "flip"), marker="o", label=name)
+                ax_flow.plot(epochs, series(name, "flip"), marker="o", label=label)
         else:
             ratio = [u / w if u is not None and w else None for u, w in zip(series(name, "update"), series(name, "weight"))]
-            ax_flow.plot(epochs, ratio, marker="o", label=name)
+            ax_flow.plot(epochs, ratio, marker="o", label=label)
     ax_grad.set(xlabel="epoch", ylabel="|dL/dW| (mean over steps)", title="gradient norm per layer", yscale="log")
     if flips:
         ax_flow.set(xlabel="epoch", ylabel="share of latent weights", title="sign flips per epoch")
