@@ -22,4 +22,10 @@ from tinycompress.testing.strategies import (  # noqa: F401
     rmsprop_kwargs, same_size_shape, scheduler_lrs, scheduler_specs, seeds, sgd_kwargs, shapes, sides, ste_arrays,
     tensors, uint8_images, untied_pair, upstream)
 
-_sides = sides      # the name tests used before the kit
+# the private names the file had before the kit, for tests written against it
+from tinycompress.testing.core import _as_array, _second_order, _torch_dtype_name, flat as _flat  # noqa: E402,F401
+from tinycompress.testing.factory import _no_kwargs  # noqa: E402,F401
+from tinycompress.testing.strategies import _betas, _conv_geometry, _eps, _gammas, _maybe_zero  # noqa: E402,F401
+
+_sides = sides
+_no_tiny_values = no_tiny_values

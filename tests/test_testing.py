@@ -14,7 +14,7 @@ from hypothesis.extra import numpy as hnp
 import tinycompress as tc
 from tinycompress.testing import (assert_close, check_deployed, check_function, check_module, check_optimizer,
                                   default_tolerances)
-from strategies import broadcastable_pairs, conv_geometries, floats32, seeds, tensors
+from strategies import away_from, broadcastable_pairs, conv_geometries, floats32, seeds, tensors
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -157,6 +157,8 @@ def test_check_function_takes_arrays_shapes_strategies_and_integer_inputs():
     check_function(tc.mul, torch.mul, *[tensors(shape=s) for s in ((2, 1, 3), (4, 1))], max_examples=5)
     check_function(lambda a, b: a * b, lambda a, b: a * b,
                    broadcastable_pairs().flatmap(lambda p: tensors(shape=p[0])), (1,), max_examples=5)
+    relu_inputs = tensors(shape=(4,), elements=floats32(-2, 2).filter(away_from([0.0], 0.1)))
+    check_function(tc.relu, torch.relu, relu_inputs, double_grad=True, gradcheck=True, max_examples=5)
     with pytest.raises(AssertionError, match="forward"):
         check_function(tc.mul, torch.add, tensors(shape=(3,), low=1, high=2), tensors(shape=(3,), low=1, high=2),
                        max_examples=5)
