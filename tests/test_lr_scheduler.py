@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 import tinycompress as tc
 from tinycompress import optim
 from tinycompress.optim import lr_scheduler
-from tests.strategies import scheduler_lrs, scheduler_specs
+from strategies import scheduler_lrs, scheduler_specs
 
 NAMES = ["StepLR", "MultiStepLR", "ExponentialLR", "CosineAnnealingLR", "LambdaLR"]
 

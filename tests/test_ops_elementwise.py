@@ -12,8 +12,8 @@ import torch
 from hypothesis import strategies as st
 
 import tinycompress as tc
-from strategies import (OpCase, floats32, binary_inputs, fn_variants, run_check, run_double_backward, run_gradcheck,
-                        run_gradgradcheck, same, scalar_and_tensor, unary_inputs, where_inputs)
+from strategies import (binary_inputs, floats32, fn_variants, op_table_tests, OpCase, run_check, same,
+                        scalar_and_tensor, unary_inputs, where_inputs)
 
 pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered in log:RuntimeWarning")  # isnan row
 
@@ -129,28 +129,12 @@ CASES.append(OpCase("isnan/isfinite", [same("x.log().isnan()", lambda x: x.log()
                                        same("x.log().isfinite()", lambda x: x.log().isfinite())],
                     unary_inputs(avoid=(0,)), differentiable=False))
 
-DIFFERENTIABLE = [c for c in CASES if c.differentiable and c.gradcheck]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_op_matches_torch(case, dtype):
-    run_check(case, dtype)
-
-
-@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
-def test_gradcheck(case):
-    run_gradcheck(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.differentiable], ids=repr)
-def test_double_backward_matches_torch(case):
-    run_double_backward(case)
-
-
-@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
-def test_gradgradcheck(case):
-    run_gradgradcheck(case)
+# the four tests of the table: forward and gradients vs torch (float32, float64), gradcheck, double backward
+# vs torch, gradgradcheck
+test_op_matches_torch, test_gradcheck, test_double_backward_matches_torch, test_gradgradcheck = op_table_tests(
+    CASES)
 
 
 # ----------------------------------------------------------------------------- the factory itself

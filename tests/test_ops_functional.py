@@ -12,8 +12,8 @@ from hypothesis.extra import numpy as hnp
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.nn import functional as F
-from tests.strategies import (OpCase, arrays, distinct_arrays, floats32, paired_inputs, run_check,
-                              run_double_backward, run_gradcheck, run_gradgradcheck, seeds, shapes, unary_inputs)
+from strategies import (arrays, distinct_arrays, floats32, op_table_tests, OpCase, paired_inputs, seeds, shapes,
+                        unary_inputs)
 
 
 def _kw(**strategies):
@@ -179,25 +179,10 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_op_matches_torch(case, dtype):
-    run_check(case, dtype)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.gradcheck], ids=repr)
-def test_gradcheck(case):
-    run_gradcheck(case, max_examples=3)
-
-
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_double_backward_matches_torch(case):
-    run_double_backward(case, max_examples=3)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.gradcheck], ids=repr)
-def test_gradgradcheck(case):
-    run_gradgradcheck(case, max_examples=2)
+# the four tests of the table: forward and gradients vs torch (float32, float64), gradcheck, double backward
+# vs torch, gradgradcheck
+test_op_matches_torch, test_gradcheck, test_double_backward_matches_torch, test_gradgradcheck = op_table_tests(
+    CASES, gradcheck_examples=3, double_examples=3, gradgrad_examples=2)
 
 
 # ----------------------------------------------------------------------------- modules and errors

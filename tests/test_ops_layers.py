@@ -4,14 +4,12 @@ Function), layer_norm, group_norm and instance_norm. Each row: forward and gradi
 finite differences, double backward against torch's and gradgradcheck.
 """
 import numpy as np
-import pytest
 import torch
 import torch.nn.functional as TF
 
 import tinycompress as tc
 from tinycompress.nn import functional as F
-from tests.strategies import (OpCase, conv_nd_inputs, norm_inputs, run_check, run_double_backward, run_gradcheck,
-                              run_gradgradcheck)
+from strategies import (conv_nd_inputs, norm_inputs, op_table_tests, OpCase)
 
 
 def _with_stats(fn, wrap):
@@ -48,22 +46,7 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_op_matches_torch(case, dtype):
-    run_check(case, dtype)
-
-
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_gradcheck(case):
-    run_gradcheck(case, max_examples=4)
-
-
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_double_backward_matches_torch(case):
-    run_double_backward(case, max_examples=4)
-
-
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_gradgradcheck(case):
-    run_gradgradcheck(case, max_examples=2)
+# the four tests of the table: forward and gradients vs torch (float32, float64), gradcheck, double backward
+# vs torch, gradgradcheck
+test_op_matches_torch, test_gradcheck, test_double_backward_matches_torch, test_gradgradcheck = op_table_tests(
+    CASES, gradcheck_examples=4, double_examples=4, gradgrad_examples=2)

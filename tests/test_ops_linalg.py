@@ -7,14 +7,13 @@ import torch
 from hypothesis import strategies as st
 
 import tinycompress as tc
-from strategies import (OpCase, binary_inputs, fn_variants, matmul_shapes, run_check, run_double_backward,
-                        run_gradcheck, run_gradgradcheck, same, _sides)
+from strategies import (binary_inputs, fn_variants, matmul_shapes, op_table_tests, OpCase, same, sides)
 
 
 def _shapes(fixed_ndim=None, same_batch=False):
     """matmul operand shapes; ``fixed_ndim`` forces both operands' rank (mm: 2, bmm: 3, dot: 1)."""
     def build(small):
-        max_dims, max_side = _sides(small)
+        max_dims, max_side = sides(small)
         if fixed_ndim is None:
             return matmul_shapes(max_dims=max_dims, max_side=max_side)
         side = st.integers(1, max_side)
@@ -41,28 +40,12 @@ CASES = [
            binary_inputs(shapes_fn=_shapes(2)), atol32=1e-4),
 ]
 
-DIFFERENTIABLE = [c for c in CASES if c.differentiable and c.gradcheck]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_op_matches_torch(case, dtype):
-    run_check(case, dtype)
-
-
-@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
-def test_gradcheck(case):
-    run_gradcheck(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.differentiable], ids=repr)
-def test_double_backward_matches_torch(case):
-    run_double_backward(case)
-
-
-@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
-def test_gradgradcheck(case):
-    run_gradgradcheck(case)
+# the four tests of the table: forward and gradients vs torch (float32, float64), gradcheck, double backward
+# vs torch, gradgradcheck
+test_op_matches_torch, test_gradcheck, test_double_backward_matches_torch, test_gradgradcheck = op_table_tests(
+    CASES)
 
 
 def test_matmul_errors_name_both_shapes():

@@ -10,8 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinycompress as tc
-from strategies import (OpCase, dims, dim_tuples, distinct_magnitudes, fn_variants, reduce_kwargs, run_check,
-                        run_double_backward, run_gradcheck, run_gradgradcheck, same, unary_inputs)
+from strategies import (dim_tuples, dims, distinct_magnitudes, fn_variants, op_table_tests, OpCase, reduce_kwargs,
+                        same, unary_inputs)
 
 
 def _dim_or_tuple(ndim):
@@ -91,28 +91,12 @@ CASES = [
            atol32=1e-4),
 ]
 
-DIFFERENTIABLE = [c for c in CASES if c.differentiable and c.gradcheck]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_op_matches_torch(case, dtype):
-    run_check(case, dtype)
-
-
-@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
-def test_gradcheck(case):
-    run_gradcheck(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.differentiable], ids=repr)
-def test_double_backward_matches_torch(case):
-    run_double_backward(case)
-
-
-@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
-def test_gradgradcheck(case):
-    run_gradgradcheck(case)
+# the four tests of the table: forward and gradients vs torch (float32, float64), gradcheck, double backward
+# vs torch, gradgradcheck
+test_op_matches_torch, test_gradcheck, test_double_backward_matches_torch, test_gradgradcheck = op_table_tests(
+    CASES)
 
 
 @pytest.mark.parametrize("reduce", [

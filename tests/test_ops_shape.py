@@ -10,9 +10,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
 import tinycompress as tc
-from strategies import (OpCase, arrays, cat_inputs_arrays, dims, dim_tuples, expand_target, fn_variants, index_to,
-                        indices, run_check, run_double_backward, run_gradcheck, run_gradgradcheck, same, same_size_shape,
-                        shapes, unary_inputs)
+from strategies import (arrays, cat_inputs_arrays, dim_tuples, dims, expand_target, fn_variants, index_to, indices,
+                        op_table_tests, OpCase, same, same_size_shape, shapes, unary_inputs)
 
 
 def _kw(**strategies):
@@ -182,28 +181,12 @@ CASES = [
     OpCase("clone", fn_variants("clone") + [same("x.contiguous()", lambda x: x.contiguous())], unary_inputs()),
 ]
 
-DIFFERENTIABLE = [c for c in CASES if c.differentiable and c.gradcheck]
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64], ids=["float32", "float64"])
-@pytest.mark.parametrize("case", CASES, ids=repr)
-def test_op_matches_torch(case, dtype):
-    run_check(case, dtype)
-
-
-@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
-def test_gradcheck(case):
-    run_gradcheck(case)
-
-
-@pytest.mark.parametrize("case", [c for c in CASES if c.differentiable], ids=repr)
-def test_double_backward_matches_torch(case):
-    run_double_backward(case)
-
-
-@pytest.mark.parametrize("case", DIFFERENTIABLE, ids=repr)
-def test_gradgradcheck(case):
-    run_gradgradcheck(case)
+# the four tests of the table: forward and gradients vs torch (float32, float64), gradcheck, double backward
+# vs torch, gradgradcheck
+test_op_matches_torch, test_gradcheck, test_double_backward_matches_torch, test_gradgradcheck = op_table_tests(
+    CASES)
 
 
 def test_repeated_indices_accumulate():

@@ -18,7 +18,7 @@ from hypothesis import given, strategies as st
 import tinycompress as tc
 from tinycompress import optim
 from tinycompress.optim import optimizer as optimizer_module
-from tests.strategies import OPTIMIZER_KWARGS, optim_problems
+from strategies import OPTIMIZER_KWARGS, optim_problems
 
 NAMES = list(OPTIMIZER_KWARGS)
 TOL = {np.float32: dict(rtol=2e-5, atol=2e-5), np.float64: dict(rtol=1e-10, atol=1e-12)}

@@ -518,7 +518,9 @@ def cmd_train(args) -> int:
                        "(--overwrite, or another --out)") from None
     if plot and history:
         from .plots import plot_curves
-        path = plot_curves(history, os.path.join(out, "curves.png"), title=config["model"])
+        flow = run.get("grad_flow_callback")
+        path = plot_curves(history, os.path.join(out, "curves.png"), title=config["model"],
+                           grad_flow=flow.history if flow is not None else None)
         if path:
             print(f"wrote {path}")
     if history:
@@ -561,7 +563,15 @@ def _run_phase(args, config, model, out, state, history, data, run) -> list[dict
     offset = sum(1 for row in history if row.get("phase", "train") != config["phase"])
     checkpoint = Checkpoint(os.path.join(out, "last.npz"), extra={"config": json.dumps(config)})
     run["checkpoint"] = checkpoint               # its saved_epoch: what Ctrl-C or a NaN leaves on disk
-    callbacks += [_PhaseTag(offset, config["phase"]), checkpoint, MetricsLogger(os.path.join(out, "metrics.jsonl"))]
+    callbacks.append(_PhaseTag(offset, config["phase"]))
+    if args.plot:       # before the checkpoint, so that it saves the epoch's row (only this callback keeps state)
+        from .callbacks import GradientFlow
+        from .compress.binary import BINARIZED_LAYERS
+        flow = GradientFlow(flip_layers=BINARIZED_LAYERS)
+        flow.history = list(run.get("grad_flow", []))      # the earlier phases' rows (a resume reloads them)
+        callbacks.append(flow)
+        run["grad_flow_callback"] = flow
+    callbacks += [checkpoint, MetricsLogger(os.path.join(out, "metrics.jsonl"))]
     trainer = Trainer(model, optimizer, train_loader, epochs=recipe.epochs, scheduler=scheduler,
                       test_loader=test_loader, callbacks=callbacks, progress=not args.no_progress,
                       max_steps_per_epoch=args.max_steps)
@@ -575,7 +585,10 @@ def _run_phase(args, config, model, out, state, history, data, run) -> list[dict
     print(f"{'training' if config['phase'] == 'train' else 'fine-tuning'} {config['model']} for {epochs}: "
           f"{recipe.optimizer} lr {recipe.lr}, batch {recipe.batch_size}, scheduler {recipe.scheduler}; "
           f"testing on {args._test_set}; writing {out}/")
-    return trainer.fit(start_epoch=start)
+    history = trainer.fit(start_epoch=start)
+    if run.get("grad_flow_callback") is not None:
+        run["grad_flow"] = run["grad_flow_callback"].history
+    return history
 
 
 def _load_deployed(path: str):

@@ -6,7 +6,7 @@ from hypothesis import given, settings, strategies as st
 
 import tinycompress as tc
 from tinycompress.compress.masked import ApplyMask, LinearFunction, MaskedLinear, apply_masks, gen_mask
-from tests.strategies import OpCase, conv_configs, double_backward_op, masked_linear_case, upstream
+from strategies import OpCase, conv_configs, double_backward_op, masked_linear_case, upstream
 
 
 @given(st.integers(0, 7), st.integers(0, 7), st.floats(0, 1))
@@ -140,7 +140,7 @@ def test_zeros_stay_zero_through_optimizers(opt, lr, wd, momentum, steps, seed, 
 
 def test_masked_conv2d_vs_torch_twin():
     from tinycompress.compress.masked import MaskedConv2d
-    from tests.strategies import conv_configs
+    from strategies import conv_configs
 
     @settings(max_examples=15)
     @given(cfg=conv_configs(), seed=st.integers(0, 2 ** 16))

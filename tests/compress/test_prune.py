@@ -7,7 +7,7 @@ from torch.nn.utils import prune as tprune
 
 import tinycompress as tc
 from tinycompress.compress import prune
-from tests.strategies import distinct_magnitudes, pruning_amounts
+from strategies import distinct_magnitudes, pruning_amounts
 
 
 def _twins(w, b=None):

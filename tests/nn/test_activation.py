@@ -7,7 +7,7 @@ from hypothesis import given, strategies as st
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.nn import functional as F
-from tests.strategies import arrays, shapes, upstream
+from strategies import arrays, shapes, upstream
 
 CASES = [
     ("ReLU", (), {}), ("ReLU", (), {"inplace": True}), ("LeakyReLU", (0.2,), {}), ("Tanh", (), {}),

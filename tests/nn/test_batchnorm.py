@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.ops.normalization import batch_norm
-from tests.strategies import OpCase, double_backward_op, seeds
+from strategies import OpCase, double_backward_op, seeds
 
 
 def check_double_backward(data, name, fn, tfn, arrays):

@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.nn import functional as F
-from tests.strategies import OpCase, double_backward_op, seeds
+from strategies import OpCase, double_backward_op, seeds
 
 
 def _twin(p, seed, x):

@@ -7,7 +7,7 @@ from hypothesis import given, settings, strategies as st
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.utils import from_torch_state_dict, to_torch_state_dict
-from tests.strategies import OpCase, double_backward_op, linear_cases, upstream
+from strategies import OpCase, double_backward_op, linear_cases, upstream
 
 
 def check_double_backward(data, name, fn, tfn, arrays):

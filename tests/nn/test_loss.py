@@ -8,7 +8,7 @@ from hypothesis import given, settings, strategies as st
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.nn import functional as F
-from tests.strategies import OpCase, class_loss_cases, double_backward_op, pair_loss_cases, upstream
+from strategies import OpCase, class_loss_cases, double_backward_op, pair_loss_cases, upstream
 
 
 def check_double_backward(data, name, fn, tfn, arrays):

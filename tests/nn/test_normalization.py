@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 import tinycompress as tc
 from tinycompress import nn
 from tinycompress.nn import functional as F
-from tests.strategies import seeds
+from strategies import seeds
 
 
 def _load(m, tm, rng):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..tensor import Tensor
-from . import grad_mode
+from . import grad_mode, tracing
 
 _state = grad_mode._state
 
@@ -261,6 +261,8 @@ def _call_backward(node, grads, create_graph):
             result = hook(tuple(out), tuple(grads))
             if result is not None:
                 out = [None if g is None else _as_grad(g) for g in result]
+    if tracing._active:
+        tracing.report(node, grads, out)
     return out
 
 
