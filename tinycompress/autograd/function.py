@@ -95,6 +95,9 @@ class BackwardNode:
 
     # ----------------------------------------------------------------- the graph
     def name(self) -> str:
+        fixed = self._function.__dict__.get("grad_fn_name")     # torch's overload number: ScatterBackward1
+        if fixed:
+            return fixed
         suffix = "0" if self._function.__module__.startswith("tinycompress.") else ""
         return f"{self._function.__name__}Backward{suffix}"
 
