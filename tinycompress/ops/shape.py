@@ -718,6 +718,8 @@ def masked_select(input, mask):
     except ValueError:
         raise RuntimeError(f"masked_select: mask of shape {tuple(mask.shape)} cannot be broadcast with the input's "
                            f"shape {tuple(input.shape)}") from None
+    if shape == ():
+        input, mask, shape = input.reshape(1), mask.reshape(1), (1,)
     return MaskedSelect.apply(input, shape=shape, where=np.nonzero(np.broadcast_to(mask, shape)))
 
 
@@ -743,6 +745,8 @@ class Flip(Function):
 
 def flip(input, *dims_args, dims=None):
     input = as_tensor(input)
+    if not dims_args and dims is None:
+        raise TypeError('flip() missing 1 required positional arguments: "dims"')
     dims = _dim_list(dims_args if dims is None else (dims,))
     axes = normalize_dim(dims, input.ndim, "flip")
     for a in set(axes):
