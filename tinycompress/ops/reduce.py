@@ -571,7 +571,7 @@ class _Selection(Function):
         values = x.array[ctx.where]
         if not keepdim:
             values, index = np.squeeze(values, axis), np.squeeze(index, axis)
-        index = np.ascontiguousarray(index, dtype=np.int64)
+        index = index.astype(np.int64)                # a copy of its own (the output owns it)
         ctx.mark_non_differentiable(index)
         return values, index
 
