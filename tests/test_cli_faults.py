@@ -99,6 +99,12 @@ def test_out_of_range_numbers_are_refused_before_anything_is_written(tmp_path, c
     assert not (tmp_path / "r").exists()
 
 
+def test_an_option_the_chosen_optimizer_does_not_take_is_refused_before_anything_is_written(tmp_path, capsys):
+    line = _error(capsys, SMALL + ["--optimizer", "adam", "--momentum", "0.9", "--out", str(tmp_path / "r")])
+    assert "'adam'" in line and "momentum" in line
+    assert not (tmp_path / "r").exists()
+
+
 # ---------------------------------------------------------------- 4. kills: metrics and checkpoint agree
 @pytest.fixture(scope="module")
 def uninterrupted(tmp_path_factory):

@@ -223,6 +223,71 @@ def test_module_to_matches_torch():
             call(tc.nn.Linear(2, 2))
 
 
+FACTORY_CALLS = {
+    "zeros": lambda L, **kw: L.zeros(2, 3, **kw), "ones": lambda L, **kw: L.ones((2,), **kw),
+    "empty": lambda L, **kw: L.empty(2, **kw), "full": lambda L, **kw: L.full((2,), 1.5, **kw),
+    "tensor": lambda L, **kw: L.tensor([1.0, 2.0], **kw), "as_tensor": lambda L, **kw: L.as_tensor([1, 2], **kw),
+    "arange": lambda L, **kw: L.arange(3, **kw), "linspace": lambda L, **kw: L.linspace(0, 1, 3, **kw),
+    "eye": lambda L, **kw: L.eye(2, **kw), "rand": lambda L, **kw: L.rand(2, **kw), "randn": lambda L, **kw: L.randn(2, **kw),
+    "randint": lambda L, **kw: L.randint(0, 5, (2,), **kw), "randperm": lambda L, **kw: L.randperm(4, **kw),
+    "zeros_like": lambda L, **kw: L.zeros_like(L.ones(2), **kw), "full_like": lambda L, **kw: L.full_like(L.ones(2), 3, **kw),
+    "randn_like": lambda L, **kw: L.randn_like(L.ones(2), **kw),
+}
+
+
+@pytest.mark.parametrize("call", FACTORY_CALLS.values(), ids=FACTORY_CALLS.keys())
+def test_factories_take_a_device_like_torch(call):
+    """``torch.zeros(n, device=device)`` is everywhere in torch scripts: the CPU is accepted as a string or a
+    device, with the same shape and dtype as torch's; another device is the CPU-only error."""
+    for where in ("cpu", "device"):
+        ours = call(tc, device="cpu" if where == "cpu" else tc.device("cpu"))
+        theirs = call(torch, device="cpu" if where == "cpu" else torch.device("cpu"))
+        assert ours.shape == tuple(theirs.shape) and str(ours.dtype) == _dtype(theirs)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        call(tc, device="cuda")
+
+
+@pytest.mark.parametrize("name", ["rand", "randn", "randint", "randperm", "randn_like"])
+def test_random_factories_draw_from_a_given_generator(name):
+    """``generator=`` as torch's: the same seed gives the same draws, and the library's stream is untouched."""
+    call = FACTORY_CALLS[name]
+    tc.manual_seed(0)
+    expected_next = tc.rand(3).tolist()
+    tc.manual_seed(0)
+    first = call(tc, generator=tc.Generator().manual_seed(7)).tolist()
+    assert call(tc, generator=tc.Generator().manual_seed(7)).tolist() == first
+    assert tc.rand(3).tolist() == expected_next
+    theirs = call(torch, generator=torch.Generator().manual_seed(7))   # torch takes the same keyword
+    assert tuple(theirs.shape) == np.asarray(first).shape
+
+
+def test_tensor_methods_and_init_draw_from_a_tc_generator():
+    draws = [tc.empty(4).uniform_(-1, 1, generator=tc.Generator().manual_seed(3)).tolist() for _ in range(2)]
+    assert draws[0] == draws[1]
+    draws = [tc.nn.init.normal_(tc.empty(4), generator=tc.Generator().manual_seed(3)).tolist() for _ in range(2)]
+    assert draws[0] == draws[1]
+
+
+@pytest.mark.parametrize("build", [
+    lambda L: L.nn.Linear(3, 2), lambda L: L.nn.Conv2d(1, 2, 3), lambda L: L.nn.BatchNorm1d(2),
+    lambda L: L.nn.LayerNorm(3), lambda L: L.nn.GroupNorm(1, 2), lambda L: L.nn.Embedding(4, 2),
+    lambda L: L.nn.PReLU(), lambda L: L.nn.ConvTranspose1d(1, 2, 3), lambda L: L.nn.InstanceNorm2d(2, affine=True),
+], ids=["Linear", "Conv2d", "BatchNorm1d", "LayerNorm", "GroupNorm", "Embedding", "PReLU", "ConvTranspose1d",
+        "InstanceNorm2d"])
+def test_layers_are_built_in_the_default_dtype_like_torch(build):
+    """Under ``set_default_dtype(float64)`` torch builds layers in float64 (floating parameters and buffers;
+    counters stay int64); so do we, and float32 again after."""
+    for dtype in ("float64", "float32"):
+        tc.set_default_dtype(getattr(tc, dtype))
+        torch.set_default_dtype(getattr(torch, dtype))
+        try:
+            ours, theirs = build(tc).state_dict(), build(torch).state_dict()
+        finally:
+            tc.set_default_dtype(tc.float32)
+            torch.set_default_dtype(torch.float32)
+        assert {k: str(v.dtype) for k, v in ours.items()} == {k: _dtype(v) for k, v in theirs.items()}
+
+
 # ----------------------------------------------------------------------------- Size
 @given(shape=shapes(0, 4))
 def test_size_matches_torch(shape):
@@ -461,3 +526,67 @@ def test_in_place_index_and_triangle_ops_match_torch():
     assert results[0][0] == results[1][0]
     for o, t in zip(results[0][1:], results[1][1:]):
         np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-14)
+
+
+def _operands(L):
+    rng = np.random.default_rng(0)
+    x, m, v = (L.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)
+               for shape in ((2, 3, 4), (3, 4), (4,)))
+    return x, m, v, L.nn.functional
+
+
+NODE_CALLS = {      # each call's node name, torch's against ours: the views, overloads and fused ops
+    "select": lambda x, m, v, F, L: x[0, 1], "select after slice": lambda x, m, v, F, L: x[1:, 0],
+    "slice": lambda x, m, v, F, L: x[:1], "slice after select": lambda x, m, v, F, L: x[0, 1:],
+    "ellipsis select": lambda x, m, v, F, L: x[..., 0], "unsqueeze index": lambda x, m, v, F, L: x[0, None],
+    "alias": lambda x, m, v, F, L: x[..., :, 0:4], "advanced": lambda x, m, v, F, L: x[0, [0, 1]],
+    "mask": lambda x, m, v, F, L: x[x > 0],
+    "mm": lambda x, m, v, F, L: m @ m.t(), "mv": lambda x, m, v, F, L: m @ v, "vm": lambda x, m, v, F, L: v[:3] @ m,
+    "dot": lambda x, m, v, F, L: v @ v, "batched": lambda x, m, v, F, L: x @ m.t(),
+    "bmm": lambda x, m, v, F, L: L.bmm(x, x.transpose(1, 2)),
+    "max": lambda x, m, v, F, L: x.max(), "max dim": lambda x, m, v, F, L: x.max(1)[0],
+    "min dim": lambda x, m, v, F, L: x.min(1).values, "amax": lambda x, m, v, F, L: x.amax(1),
+    "amin": lambda x, m, v, F, L: x.amin(), "sum": lambda x, m, v, F, L: x.sum(),
+    "sum dim": lambda x, m, v, F, L: x.sum(0), "mean dim": lambda x, m, v, F, L: x.mean((0, 1)),
+    "prod dim": lambda x, m, v, F, L: x.prod(0), "norm": lambda x, m, v, F, L: x.norm(dim=1),
+    "logsumexp": lambda x, m, v, F, L: x.logsumexp(1), "squeeze": lambda x, m, v, F, L: x[:, :1].squeeze(),
+    "squeeze dim": lambda x, m, v, F, L: x[:, :1].squeeze(1), "unsqueeze": lambda x, m, v, F, L: x.unsqueeze(0),
+    "view": lambda x, m, v, F, L: x.view(6, 4), "flatten": lambda x, m, v, F, L: x.flatten(1),
+    "t": lambda x, m, v, F, L: m.t(), "transpose": lambda x, m, v, F, L: x.transpose(0, 1),
+    "permute": lambda x, m, v, F, L: x.permute(2, 0, 1), "cat": lambda x, m, v, F, L: L.cat([x, x]),
+    "split": lambda x, m, v, F, L: x.split(1)[0], "chunk": lambda x, m, v, F, L: x.chunk(2)[1],
+    "pad": lambda x, m, v, F, L: F.pad(x, (1, 1)), "diag embed": lambda x, m, v, F, L: v.diag(),
+    "clamp": lambda x, m, v, F, L: x.clamp(-1, 1), "clamp by tensors": lambda x, m, v, F, L: x.clamp(min=L.zeros(4)),
+    "pow": lambda x, m, v, F, L: x ** 2, "pow tensor": lambda x, m, v, F, L: x ** x,
+    "scalar pow": lambda x, m, v, F, L: 2 ** x, "rsub": lambda x, m, v, F, L: 1 - x,
+    "rdiv": lambda x, m, v, F, L: 1 / x, "cast": lambda x, m, v, F, L: x.double(),
+    "relu": lambda x, m, v, F, L: F.relu(x), "leaky relu": lambda x, m, v, F, L: F.leaky_relu(x),
+    "log1p": lambda x, m, v, F, L: x.abs().log1p(), "sum_to_size": lambda x, m, v, F, L: x.sum_to_size(1, 3, 4),
+    "linear": lambda x, m, v, F, L: F.linear(m, m, v[:3]), "linear no bias": lambda x, m, v, F, L: F.linear(m, m),
+    "linear 3-D": lambda x, m, v, F, L: F.linear(x, m, v[:3]),
+    "l1": lambda x, m, v, F, L: F.l1_loss(x, x.detach() * 2), "mse": lambda x, m, v, F, L: F.mse_loss(x, x.detach()),
+    "bce": lambda x, m, v, F, L: F.binary_cross_entropy(x.sigmoid(), L.ones(2, 3, 4)),
+    "bce logits": lambda x, m, v, F, L: F.binary_cross_entropy_with_logits(x, L.ones(2, 3, 4)),
+    "cross entropy": lambda x, m, v, F, L: F.cross_entropy(m, L.tensor([0, 1, 2])),
+    "nll": lambda x, m, v, F, L: F.nll_loss(m, L.tensor([0, 1, 2])),
+    "conv": lambda x, m, v, F, L: F.conv2d(x[None], x[None, :, :2, :2].detach(), v[:1]),
+    "conv transpose": lambda x, m, v, F, L: F.conv_transpose2d(x[None], L.ones(2, 2, 2, 2), L.ones(2)),
+    "max pool": lambda x, m, v, F, L: F.max_pool2d(x[None], 2), "avg pool": lambda x, m, v, F, L: F.avg_pool2d(x[None], 2),
+    "max pool 1d": lambda x, m, v, F, L: F.max_pool1d(x, 2), "global avg pool": lambda x, m, v, F, L: F.adaptive_avg_pool2d(x[None], 1),
+    "batch norm": lambda x, m, v, F, L: F.batch_norm(m, None, None, training=True),
+    "layer norm": lambda x, m, v, F, L: F.layer_norm(x, (4,), v, v), "group norm": lambda x, m, v, F, L: F.group_norm(x, 1),
+    "dropout": lambda x, m, v, F, L: F.dropout(x, 0.5), "zero_": lambda x, m, v, F, L: x.clone().zero_(),
+    "fill_": lambda x, m, v, F, L: x.clone().fill_(1), "copy_": lambda x, m, v, F, L: x.clone().copy_(x),
+    "clamp_": lambda x, m, v, F, L: x.clone().clamp_(0, 1), "sub_": lambda x, m, v, F, L: x.clone().sub_(1),
+}
+
+
+@pytest.mark.parametrize("call", NODE_CALLS.values(), ids=NODE_CALLS.keys())
+def test_grad_fn_names_are_torchs_for_each_call(call):
+    """torch names a node by the call (``x[0]`` a Select, ``x[:1]`` a Slice, ``m @ v`` an Mv); so do we.
+    Composite functional activations (gelu, silu, elu ...) still show their last op's node."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        theirs = call(*_operands(torch), torch).grad_fn.name()
+        ours = call(*_operands(tc), tc).grad_fn.name()
+    assert ours == theirs

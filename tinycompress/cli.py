@@ -31,6 +31,7 @@ import numpy as np
 
 from . import models
 from .callbacks import Callback
+from .models.recipes import OPTIMIZERS
 from .train import load_model_state
 
 DEFAULT_MODEL = "bnn_mlp"          # seed 000's binarized MLP
@@ -93,7 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=None, help="default: the recipe's (below)")
     train.add_argument("--test-batch-size", type=int, default=None, help="default: the recipe's (below)")
     train.add_argument("--lr", type=float, default=None, help="default: the recipe's (below)")
-    train.add_argument("--optimizer", choices=["sgd", "adam", "adamw", "adamax", "rmsprop"], default=None,
+    train.add_argument("--optimizer", choices=list(OPTIMIZERS), default=None,
                        help="default: the recipe's (below)")
     train.add_argument("--momentum", type=float, default=None, help="default: the recipe's (below), else 0")
     train.add_argument("--weight-decay", type=float, default=None, help="default: the recipe's (below), else 0")
@@ -301,11 +302,20 @@ def _config(args) -> dict:
         test_batch_size=args.test_batch_size or recipe.test_batch_size,
         epochs=args.epochs if args.epochs is not None else recipe.epochs,
         scheduler=scheduler, optimizer_kwargs=optimizer_kwargs)
+    from .nn import Parameter
+    _make_optimizer(recipe, [Parameter(np.zeros(1, np.float32))])    # its options checked before any file
     given = {k: getattr(args, k) for k in _FAMILY_KEYS}
     _check_family(name, given, recipe.epochs)
     family = {k: (FAMILY_DEFAULTS[k] if v is None else v) for k, v in given.items()}
     return {"model": name, "recipe": recipe.to_dict(), "seed": 0 if args.seed is None else args.seed,
             "family": family, "phase": "train"}
+
+
+def _make_optimizer(recipe, params):
+    try:
+        return models.make_optimizer(recipe, params)
+    except ValueError as error:
+        raise CLIError(f"{error}; drop the option or pick an optimizer that takes it") from None
 
 
 def _resume_conflicts(args, config) -> list[str]:
@@ -531,7 +541,7 @@ class _PhaseTag(Callback):
 def _run_phase(args, config, model, out, state, history, data, run) -> list[dict]:
     """One phase of a run: the main training, or (after low-rank truncation) the fine-tuning. ``history``
     holds the rows of the run so far; returns them with this phase's appended."""
-    from .models import make_optimizer, make_scheduler, mnist_loaders
+    from .models import make_scheduler, mnist_loaders
     from .train import Checkpoint, MetricsLogger, Trainer, test_set_name
     recipe = models.Recipe(**config["recipe"])
     family = config["family"]
@@ -544,7 +554,7 @@ def _run_phase(args, config, model, out, state, history, data, run) -> list[dict
             from .compress.lowrank import format_summary, truncate
             print(f"truncating to {family['svd_truncate']} of the singular-value energy:")
             print(format_summary(truncate(model, family["svd_truncate"])))
-    optimizer = make_optimizer(recipe, model.parameters())
+    optimizer = _make_optimizer(recipe, model.parameters())
     scheduler = make_scheduler(recipe, optimizer)
     train_loader, test_loader = mnist_loaders(recipe, root=data, quiet=True)
     args._test_set = test_set_name(test_loader)

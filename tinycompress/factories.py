@@ -9,7 +9,7 @@ import builtins
 import numpy as np
 
 from . import random as _random
-from .tensor import TENSOR_TYPE_NAMES, Size, Tensor, _legacy_array, device  # noqa: F401  (tc.Size, tc.device)
+from .tensor import TENSOR_TYPE_NAMES, Size, Tensor, _legacy_array, _to_cpu_only, device  # noqa: F401
 
 float16 = half = np.dtype(np.float16)
 float32 = float = np.dtype(np.float32)
@@ -46,15 +46,23 @@ def _size(size):
     return tuple(size)
 
 
-def _make(array, dtype, requires_grad):
+def _make(array, dtype, requires_grad, device=None):
+    """A new leaf from ``array`` cast to ``dtype`` (the default dtype for None); the device must be the CPU."""
+    if device is not None:
+        _to_cpu_only(device)
     t = Tensor._wrap(array.astype(dtype or _default_dtype, copy=False))
     if requires_grad:
         t.requires_grad_(True)
     return t
 
 
-def tensor(data, dtype=None, requires_grad: type(True) = False) -> Tensor:
+# Every factory takes torch's keywords: dtype, device (the CPU only: 'cpu' or tc.device('cpu')),
+# requires_grad; layout and pin_memory are accepted and mean nothing here; the random ones a generator.
+
+def tensor(data, dtype=None, device=None, requires_grad: type(True) = False, pin_memory=False) -> Tensor:
     """A new tensor from data: Python floats give float32, ints int64; an ndarray keeps its dtype."""
+    if device is not None:
+        _to_cpu_only(device)
     if isinstance(data, Tensor):
         data = data.array
     t = Tensor._from_data(np.array(data, copy=True) if isinstance(data, np.ndarray) else data, dtype=dtype)
@@ -65,8 +73,10 @@ def tensor(data, dtype=None, requires_grad: type(True) = False) -> Tensor:
     return t
 
 
-def as_tensor(data, dtype=None) -> Tensor:
+def as_tensor(data, dtype=None, device=None) -> Tensor:
     """Like :func:`tensor` but shares memory with an ndarray of the right dtype."""
+    if device is not None:
+        _to_cpu_only(device)
     if isinstance(data, Tensor) and (dtype is None or data.dtype == dtype):
         return data
     return Tensor._from_data(data, dtype=dtype)
@@ -78,52 +88,57 @@ def from_numpy(array: np.ndarray) -> Tensor:
     return Tensor._wrap(array)
 
 
-def zeros(*size, dtype=None, requires_grad=False):
-    return _make(np.zeros(_size(size), dtype or _default_dtype), dtype, requires_grad)
+def zeros(*size, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    return _make(np.zeros(_size(size), dtype or _default_dtype), dtype, requires_grad, device)
 
 
-def ones(*size, dtype=None, requires_grad=False):
-    return _make(np.ones(_size(size), dtype or _default_dtype), dtype, requires_grad)
+def ones(*size, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    return _make(np.ones(_size(size), dtype or _default_dtype), dtype, requires_grad, device)
 
 
-def empty(*size, dtype=None, requires_grad=False):
-    return _make(np.empty(_size(size), dtype or _default_dtype), dtype, requires_grad)
+def empty(*size, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    return _make(np.empty(_size(size), dtype or _default_dtype), dtype, requires_grad, device)
 
 
-def full(size, fill_value, dtype=None, requires_grad=False):
+def full(size, fill_value, *, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
     if dtype is None:
         dtype = (_default_dtype if isinstance(fill_value, type(1.0))
                  else np.dtype(np.bool_) if isinstance(fill_value, type(True))
                  else np.dtype(np.int64) if isinstance(fill_value, (type(1), np.integer)) else _default_dtype)
     return _make(np.full(_size((size,) if not isinstance(size, (tuple, list)) else (size,)), fill_value, dtype),
-                 dtype, requires_grad)
+                 dtype, requires_grad, device)
 
 
-def zeros_like(input, dtype=None, requires_grad=False):
-    return _make(np.zeros(input.shape, dtype or input.dtype), dtype or input.dtype, requires_grad)
+def zeros_like(input, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    return _make(np.zeros(input.shape, dtype or input.dtype), dtype or input.dtype, requires_grad, device)
 
 
-def ones_like(input, dtype=None, requires_grad=False):
-    return _make(np.ones(input.shape, dtype or input.dtype), dtype or input.dtype, requires_grad)
+def ones_like(input, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    return _make(np.ones(input.shape, dtype or input.dtype), dtype or input.dtype, requires_grad, device)
 
 
-def full_like(input, fill_value, dtype=None, requires_grad=False):
-    return _make(np.full(input.shape, fill_value, dtype or input.dtype), dtype or input.dtype, requires_grad)
+def full_like(input, fill_value, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    return _make(np.full(input.shape, fill_value, dtype or input.dtype), dtype or input.dtype, requires_grad,
+                 device)
 
 
-def empty_like(input, dtype=None, requires_grad=False):
-    return zeros_like(input, dtype, requires_grad)
+def empty_like(input, dtype=None, layout=None, device=None, requires_grad=False, memory_format=None):
+    return zeros_like(input, dtype, device=device, requires_grad=requires_grad)
 
 
-def rand_like(input, dtype=None, requires_grad=False):
-    return rand(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def rand_like(input, *, generator=None, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    return rand(*input.shape, generator=generator, dtype=dtype or input.dtype, device=device,
+               requires_grad=requires_grad)
 
 
-def randn_like(input, dtype=None, requires_grad=False):
-    return randn(*input.shape, dtype=dtype or input.dtype, requires_grad=requires_grad)
+def randn_like(input, *, generator=None, dtype=None, layout=None, device=None, requires_grad=False,
+              memory_format=None):
+    return randn(*input.shape, generator=generator, dtype=dtype or input.dtype, device=device,
+               requires_grad=requires_grad)
 
 
-def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+def arange(start, end=None, step=1, *, dtype=None, layout=None, device=None, requires_grad=False):
     if end is None:
         start, end = 0, start
     if step == 0:
@@ -131,30 +146,33 @@ def arange(start, end=None, step=1, dtype=None, requires_grad=False):
     values = np.arange(start, end, step)
     if dtype is None:
         dtype = np.dtype(np.int64) if values.dtype.kind in "iu" else _default_dtype
-    return _make(values, dtype, requires_grad)
+    return _make(values, dtype, requires_grad, device)
 
 
-def linspace(start, end, steps, dtype=None, requires_grad=False):
-    return _make(np.linspace(start, end, builtins.int(steps)), dtype, requires_grad)
+def linspace(start, end, steps, *, dtype=None, layout=None, device=None, requires_grad=False):
+    return _make(np.linspace(start, end, builtins.int(steps)), dtype, requires_grad, device)
 
 
-def eye(n, m=None, dtype=None, requires_grad=False):
-    return _make(np.eye(n, m), dtype, requires_grad)
+def eye(n, m=None, *, dtype=None, layout=None, device=None, requires_grad=False):
+    return _make(np.eye(n, m), dtype, requires_grad, device)
 
 
-def rand(*size, dtype=None, requires_grad=False):
-    """Uniform on [0, 1)."""
+def rand(*size, generator=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    """Uniform on [0, 1), from ``generator`` (a :class:`tc.Generator`) or the library's."""
     dtype = np.dtype(dtype or _default_dtype)
-    return _make(_random.default_generator().random(_size(size), dtype=dtype), dtype, requires_grad)
+    values = _random.as_numpy_generator(generator).random(_size(size), dtype=dtype)
+    return _make(values, dtype, requires_grad, device)
 
 
-def randn(*size, dtype=None, requires_grad=False):
-    """Standard normal."""
+def randn(*size, generator=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    """Standard normal, from ``generator`` (a :class:`tc.Generator`) or the library's."""
     dtype = np.dtype(dtype or _default_dtype)
-    return _make(_random.default_generator().standard_normal(_size(size), dtype=dtype), dtype, requires_grad)
+    values = _random.as_numpy_generator(generator).standard_normal(_size(size), dtype=dtype)
+    return _make(values, dtype, requires_grad, device)
 
 
-def randint(low, high=None, size=None, dtype=None, requires_grad=False):
+def randint(low, high=None, size=None, *, generator=None, dtype=None, layout=None, device=None,
+            requires_grad=False):
     """Integers uniform on [low, high) (``randint(high, size)`` also works, as torch)."""
     if size is None:
         low, high, size = 0, low, high
@@ -162,12 +180,13 @@ def randint(low, high=None, size=None, dtype=None, requires_grad=False):
         low, high = 0, low
     if requires_grad:
         raise RuntimeError("randint: integer tensors cannot require gradients")
-    values = _random.default_generator().integers(low, high, size=tuple(size))
-    return Tensor._wrap(values.astype(dtype or np.int64))
+    values = _random.as_numpy_generator(generator).integers(low, high, size=tuple(size))
+    return _make(values, dtype or np.int64, False, device)
 
 
-def randperm(n, dtype=None):
-    return Tensor._wrap(_random.default_generator().permutation(builtins.int(n)).astype(dtype or np.int64))
+def randperm(n, *, generator=None, dtype=None, layout=None, device=None, requires_grad=False, pin_memory=False):
+    values = _random.as_numpy_generator(generator).permutation(builtins.int(n))
+    return _make(values, dtype or np.int64, requires_grad, device)
 
 
 # ----------------------------------------------------------------------------- legacy tensor types

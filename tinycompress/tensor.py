@@ -500,23 +500,24 @@ class Tensor:
         np.copyto(self.array, values, casting="unsafe")
 
     def zero_(self):
-        return self._inplace(_overwrite(0), "zero_")
+        return _named(self._inplace(_overwrite(0), "zero_"), "ZeroBackward0")
 
     def fill_(self, value):
-        return self._inplace(_overwrite(value), "fill_")
+        return _named(self._inplace(_overwrite(value), "fill_"),
+                      "FillBackward3" if isinstance(value, Tensor) else "FillBackward2")
 
     def copy_(self, src, non_blocking=False):
         src = src if isinstance(src, Tensor) else Tensor(np.asarray(src))
         if np.broadcast_shapes(src.shape, self.shape) != self.shape:
             raise RuntimeError(f"copy_: source of shape {tuple(src.shape)} cannot be broadcast to {tuple(self.shape)}")
-        return self._inplace(_overwrite(src), "copy_")
+        return _named(self._inplace(_overwrite(src), "copy_"), "torch::autograd::CopyBackwards")
 
     def uniform_(self, a=0.0, b=1.0, generator=None):
-        gen = generator if generator is not None else _random.default_generator()
+        gen = _random.as_numpy_generator(generator)
         return self._inplace(_overwrite(gen.uniform(a, b, self.shape)), "uniform_")
 
     def normal_(self, mean=0.0, std=1.0, generator=None):
-        gen = generator if generator is not None else _random.default_generator()
+        gen = _random.as_numpy_generator(generator)
         return self._inplace(_overwrite(gen.normal(mean, std, self.shape)), "normal_")
 
     def __setitem__(self, index, value) -> None:
@@ -737,19 +738,23 @@ def _inplace_method(name):
 # functions of tinycompress.ops (DESIGN §8: a table of bindings, not dozens of dunders).
 from . import random as _random  # noqa: E402
 from .autograd import engine as _engine, grad_mode as _grad_mode  # noqa: E402
+from .autograd.function import named as _named  # noqa: E402
 from . import ops as _ops  # noqa: E402
 from . import factories as _factories  # noqa: E402
 
 
-def _reflected(fn):
-    return lambda self, other: fn(other, self)
+def _reflected(fn, grad_fn_name=None):
+    """``other OP self``; torch names some of these nodes differently (``1 - x`` is an Rsub)."""
+    if grad_fn_name is None:
+        return lambda self, other: fn(other, self)
+    return lambda self, other: _named(fn(other, self), grad_fn_name)
 
 
 _OPERATORS = {
     "__add__": _ops.add, "__radd__": _reflected(_ops.add),
-    "__sub__": _ops.sub, "__rsub__": _reflected(_ops.sub),
+    "__sub__": _ops.sub, "__rsub__": _reflected(_ops.sub, "RsubBackward1"),
     "__mul__": _ops.mul, "__rmul__": _reflected(_ops.mul),
-    "__truediv__": _ops.div, "__rtruediv__": _reflected(_ops.div),
+    "__truediv__": _ops.div, "__rtruediv__": _reflected(_ops.div, "MulBackward0"),
     "__pow__": _ops.pow, "__rpow__": _reflected(_ops.pow),
     "__matmul__": _ops.matmul, "__rmatmul__": _reflected(_ops.matmul),
     "__neg__": _ops.neg, "__pos__": lambda self: self, "__abs__": _ops.abs,

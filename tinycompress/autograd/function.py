@@ -95,9 +95,12 @@ class BackwardNode:
 
     # ----------------------------------------------------------------- the graph
     def name(self) -> str:
-        fixed = self._function.__dict__.get("grad_fn_name")     # torch's overload number: ScatterBackward1
-        if fixed:
-            return fixed
+        """torch's name for this node: the one the call chose (``named``), else the Function's
+        ``grad_fn_name`` (a string, or a function of ctx for names that depend on the call), else
+        the class name with ``Backward0`` (``Backward`` for a user's Function)."""
+        own = vars(self).get("grad_fn_name") or self._function.grad_fn_name
+        if own is not None:
+            return own if type(own) is str else own(self)
         suffix = "0" if self._function.__module__.startswith("tinycompress.") else ""
         return f"{self._function.__name__}Backward{suffix}"
 
@@ -204,6 +207,14 @@ def _op_name(node) -> str:
     return name[:name.rindex("Backward")] if "Backward" in name else name
 
 
+def named(out: Tensor, grad_fn_name: str) -> Tensor:
+    """``out`` with its node named as torch names it for this call (``unsqueeze`` records a reshape,
+    torch an ``UnsqueezeBackward0``); nothing when ``out`` was not recorded."""
+    if out.grad_fn is not None:
+        out.grad_fn.grad_fn_name = grad_fn_name
+    return out
+
+
 def _array_of(x):
     return x.array if isinstance(x, Tensor) else x
 
@@ -211,6 +222,8 @@ def _array_of(x):
 # --------------------------------------------------------------------------- Function
 class Function:
     """Base class of differentiable operations; subclass and write ``forward`` and ``backward``."""
+
+    grad_fn_name = None     # torch's node name where it is not ours + 'Backward0' (see BackwardNode.name)
 
     @staticmethod
     def forward(ctx, *args, **kwargs):

@@ -7,14 +7,20 @@ import sys
 import numpy as np
 
 
+OPTIMIZERS = {"sgd": "SGD", "adam": "Adam", "adamw": "AdamW", "adamax": "Adamax", "rmsprop": "RMSprop",
+              "adadelta": "Adadelta", "adagrad": "Adagrad", "nadam": "NAdam", "radam": "RAdam"}   # name -> optim class
+
+
 def make_optimizer(recipe, params):
     """The optimizer a recipe names, with its learning rate and extra keyword arguments."""
     from .. import optim
-    classes = {"sgd": optim.SGD, "adam": optim.Adam, "adamw": optim.AdamW, "adamax": optim.Adamax,
-               "rmsprop": optim.RMSprop}
-    if recipe.optimizer not in classes:
-        raise ValueError(f"unknown optimizer {recipe.optimizer!r}; choose one of {sorted(classes)}")
-    return classes[recipe.optimizer](params, lr=recipe.lr, **recipe.optimizer_kwargs)
+    if recipe.optimizer not in OPTIMIZERS:
+        raise ValueError(f"unknown optimizer {recipe.optimizer!r}; choose one of {sorted(OPTIMIZERS)}")
+    try:
+        return getattr(optim, OPTIMIZERS[recipe.optimizer])(params, lr=recipe.lr, **recipe.optimizer_kwargs)
+    except TypeError as error:           # e.g. --momentum for an optimizer without one
+        raise ValueError(f"optimizer {recipe.optimizer!r} does not take {sorted(recipe.optimizer_kwargs)}: "
+                         f"{error}") from None
 
 
 def make_scheduler(recipe, optimizer):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..factories import get_default_dtype
 from .. import ops
 from . import functional as F
 from .module import Module
@@ -245,7 +246,7 @@ class PReLU(Module):
     def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None) -> None:
         super().__init__()
         self.num_parameters, self.init = num_parameters, init
-        dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.weight = Parameter(np.full(num_parameters, init, dtype=dtype))
 
     def reset_parameters(self) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..factories import get_default_dtype
 from ..ops.normalization import batch_norm
 from . import init
 from .module import Module
@@ -18,7 +19,7 @@ class _NormBase(Module):
         super().__init__()
         self.num_features, self.eps, self.momentum = int(num_features), eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         if affine:
             self.weight = Parameter(np.ones(num_features, dtype=dtype))
             if bias:

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from ..factories import get_default_dtype
 from ..ops.conv import (conv1d, conv2d, conv3d, conv_transpose1d, conv_transpose2d, conv_transpose3d,
                         ntuple)
 from . import init
@@ -51,7 +52,7 @@ class _ConvNd(Module):
         self.in_channels, self.out_channels, self.groups = int(in_channels), int(out_channels), int(groups)
         self.transposed, self.output_padding = transposed, ntuple(output_padding, d, "output_padding")
         self.padding_mode = padding_mode
-        dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         shape = (in_channels, out_channels // groups) if transposed else (out_channels, in_channels // groups)
         self.weight = Parameter(np.empty(shape + self.kernel_size, dtype=dtype))
         if bias:

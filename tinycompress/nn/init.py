@@ -65,12 +65,12 @@ def _calculate_correct_fan(tensor, mode):
 
 
 def uniform_(tensor, a: float = 0.0, b: float = 1.0, generator=None):
-    g = generator or _random.default_generator()
+    g = _random.as_numpy_generator(generator)
     return _fill(tensor, g.uniform(a, b, tensor.shape))
 
 
 def normal_(tensor, mean: float = 0.0, std: float = 1.0, generator=None):
-    g = generator or _random.default_generator()
+    g = _random.as_numpy_generator(generator)
     return _fill(tensor, g.normal(mean, std, tensor.shape))
 
 
@@ -130,7 +130,7 @@ def orthogonal_(tensor, gain: float = 1.0, generator=None):
         return tensor
     rows = tensor.shape[0]
     cols = tensor.array.size // rows
-    g = generator or _random.default_generator()
+    g = _random.as_numpy_generator(generator)
     flat = g.normal(0.0, 1.0, (rows, cols))
     if rows < cols:
         flat = flat.T

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from ..factories import get_default_dtype
 from ..ops import flatten, unflatten
 from ..ops.linear import linear
 from . import init
@@ -32,7 +33,7 @@ class Linear(Module):
         super().__init__()
         self.in_features = int(in_features)
         self.out_features = int(out_features)
-        dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         self.weight = Parameter(np.empty((self.out_features, self.in_features), dtype=dtype))
         if bias:
             self.bias = Parameter(np.empty(self.out_features, dtype=dtype))

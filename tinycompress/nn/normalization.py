@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..factories import get_default_dtype
 from ..ops.normalization import group_norm, layer_norm
 from . import init
 from .module import Module
@@ -20,7 +21,7 @@ class LayerNorm(Module):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(int(s) for s in normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         if elementwise_affine:
             self.weight = Parameter(np.empty(self.normalized_shape, dtype=dtype))
             if bias:
@@ -56,7 +57,7 @@ class GroupNorm(Module):
         if num_channels % num_groups != 0:
             raise ValueError("num_channels must be divisible by num_groups")
         self.num_groups, self.num_channels, self.eps, self.affine = int(num_groups), int(num_channels), eps, affine
-        dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         if affine:
             self.weight = Parameter(np.empty(num_channels, dtype=dtype))
             if bias:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..factories import get_default_dtype
 from . import functional as F
 from . import init
 from .module import Module
@@ -23,7 +24,7 @@ class Embedding(Module):
         self.num_embeddings, self.embedding_dim, self.padding_idx = num_embeddings, embedding_dim, padding_idx
         self.max_norm, self.norm_type = max_norm, norm_type
         self.scale_grad_by_freq, self.sparse = scale_grad_by_freq, sparse
-        dtype = np.dtype(dtype) if dtype is not None else np.dtype(np.float32)
+        dtype = np.dtype(dtype) if dtype is not None else get_default_dtype()
         if _weight is None:
             self.weight = Parameter(np.empty((num_embeddings, embedding_dim), dtype=dtype), requires_grad=not _freeze)
             self.reset_parameters()

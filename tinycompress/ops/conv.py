@@ -19,7 +19,7 @@ import math
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..autograd.function import Function
+from ..autograd.function import Function, named
 from ..tensor import Tensor
 from ._util import as_tensor
 from .normalization import channel_sum
@@ -120,6 +120,8 @@ class ConvNd(Function):
     M = ΠO·N (the batch innermost). ``padding`` is ((lo, hi), ...) per spatial dim; ``out_size`` keeps only
     the first windows (the adjoint of a transposed convolution whose output_padding made its output longer).
     """
+
+    grad_fn_name = "ConvolutionBackward0"
 
     @staticmethod
     def forward(ctx, x, weight, bias=None, stride=(1, 1), padding=((0, 0), (0, 0)), dilation=(1, 1), groups=1,
@@ -285,6 +287,7 @@ def _conv_transpose(name, d, input, weight, bias, stride, padding, output_paddin
                               groups=groups)
     if bias is not None:
         y = y + as_tensor(bias).reshape((1, -1) + (1,) * d)
+    y = named(y, "ConvolutionBackward0")                # torch's one convolution node, bias included
     return y.squeeze(0) if unbatched else y
 
 
@@ -413,6 +416,8 @@ class MaxPool2d(Function):
     With ``return_indices`` a second, non-differentiable output holds torch's flat input indices.
     """
 
+    grad_fn_name = "MaxPool2DWithIndicesBackward0"
+
     @staticmethod
     def forward(ctx, x, window=None, return_indices=False):
         a = x.array
@@ -503,6 +508,8 @@ class AvgPool2d(Function):
     """y[n,c,p,q] = Σ_{i,j} xp[n,c,p·sh+i,q·sw+j] / D[p,q] over a :class:`PoolWindow` (xp zero-padded), with
     torch's divisor D."""
 
+    grad_fn_name = "AvgPool2DBackward0"
+
     @staticmethod
     def forward(ctx, x, window=None, divisor=None):
         ctx.save_for_backward(x)
@@ -560,6 +567,8 @@ class AdaptiveAvgPool2d(Function):
     Computed as A_h · x · A_wᵀ with the (OH, H) and (OW, W) bin-averaging matrices (two GEMMs).
     """
 
+    grad_fn_name = "AdaptiveAvgPool2DBackward0"
+
     @staticmethod
     def forward(ctx, x, output_size=(1, 1)):
         rows, cols = _bin_matrices(x.shape[2:], output_size, x.dtype)
@@ -579,7 +588,8 @@ def adaptive_avg_pool2d(input, output_size):
     def run(x):
         os_ = output_size if isinstance(output_size, (tuple, list)) else (output_size, output_size)
         os_ = tuple(x.shape[2 + i] if v is None else int(v) for i, v in enumerate(os_))
-        return AdaptiveAvgPool2d.apply(x, output_size=os_)
+        y = AdaptiveAvgPool2d.apply(x, output_size=os_)
+        return named(y, "MeanBackward1") if os_ == (1, 1) else y     # torch takes the mean for a 1x1 output
     return _unbatch(input, run)
 
 

@@ -16,6 +16,8 @@ class Dropout(Function):
     """Inverted dropout: y = x · m, m = Bernoulli(1 − p) / (1 − p) drawn once per call, of ``mask_shape``
     (x's shape by default; (N, C, 1, ..) drops whole channels, broadcast over the spatial dims)."""
 
+    grad_fn_name = "MulBackward0"    # torch's dropout is a recorded multiply by the mask
+
     @staticmethod
     def forward(ctx, x, p=0.5, mask_shape=None):
         keep = _random.default_generator().random(x.shape if mask_shape is None else mask_shape) >= p

@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, named
 from ..tensor import Tensor
 from ._util import as_tensor, broadcast_error, operands
 
@@ -138,6 +138,8 @@ def neg(input):
 
 
 class Pow(Function):
+    grad_fn_name = lambda ctx: "PowBackward1" if isinstance(ctx.scalars[1], Tensor) else "PowBackward0"  # noqa
+
     @staticmethod
     def forward(ctx, a, b):
         out = np.power(_array(a), _array(b))
@@ -170,6 +172,7 @@ def pow(input, exponent):
     a, b = operands(input, exponent)
     if not isinstance(a, Tensor) and isinstance(b, Tensor):   # scalar ** tensor
         a = Tensor._wrap(np.asarray(a, dtype=b.array.dtype))
+        return named(_binary(Pow, "pow", a, b), "PowBackward2")
     return _binary(Pow, "pow", a, b)
 
 
@@ -216,6 +219,8 @@ def log(input):
 
 
 class Log1p(Function):
+    grad_fn_name = "Log1PBackward0"
+
     @staticmethod
     def forward(ctx, x):
         ctx.save_for_backward(x)
@@ -301,6 +306,8 @@ def sign(input):
 
 
 class Clamp(Function):
+    grad_fn_name = "ClampBackward1"
+
     @staticmethod
     def forward(ctx, x, min=None, max=None):
         ctx.save_for_backward(x)
@@ -325,7 +332,7 @@ def clamp(input, min=None, max=None):
             out = maximum(out, min)
         if max is not None:
             out = minimum(out, max)
-        return out
+        return named(out, "ClampBackward0")
     return Clamp.apply(as_tensor(input), min=min, max=max)
 
 
@@ -408,6 +415,8 @@ def where(condition, input, other):
 
 # ----------------------------------------------------------------------------- activations
 class ReLU(Function):
+    grad_fn_name = "ReluBackward0"
+
     @staticmethod
     def forward(ctx, x):
         out = np.maximum(x.array, 0)
@@ -426,6 +435,8 @@ def relu(input):
 
 
 class LeakyReLU(Function):
+    grad_fn_name = "LeakyReluBackward0"
+
     @staticmethod
     def forward(ctx, x, negative_slope=0.01):
         ctx.save_for_backward(x)
@@ -750,6 +761,8 @@ def square(input):
 
 # ----------------------------------------------------------------------------- type cast
 class Cast(Function):
+    grad_fn_name = "ToCopyBackward0"
+
     @staticmethod
     def forward(ctx, x, dtype):
         ctx.input_dtype = x.dtype

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, named
 from ._util import as_tensor, operands
 from .shape import Permute
 
@@ -45,6 +45,10 @@ def _mT(t):
     return Permute.apply(t, axes=tuple(axes))
 
 
+_MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackward0",
+                 (1, 2): "SqueezeBackward4", (2, 3): "CloneBackward0"}     # torch's node by operand ranks
+
+
 def matmul(input, other):
     a, b = operands(input, other)
     a, b = as_tensor(a), as_tensor(b)
@@ -57,7 +61,7 @@ def matmul(input, other):
         raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
                            f"({k_a} columns in the first vs {k_b} rows in the second)")
     try:
-        return MatMul.apply(a, b)
+        return named(MatMul.apply(a, b), _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0"))
     except ValueError:
         raise RuntimeError(f"matmul: batch dimensions of shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
                            "broadcast together") from None

@@ -8,11 +8,14 @@ from ._util import as_tensor
 class Linear(Function):
     """y = x Wᵀ + b for x (*, in), W (out, in), b (out,)."""
 
+    grad_fn_name = lambda ctx: ("AddmmBackward0" if ctx.has_bias else "MmBackward0") if ctx.matrix_input \
+        else "ViewBackward0"                  # noqa: E731  (torch: addmm / mm, then a view for other ranks)
+
     @staticmethod
     def forward(ctx, x, weight, bias=None):
         a, w = x.array, weight.array
         ctx.save_for_backward(x, weight)
-        ctx.has_bias = bias is not None
+        ctx.has_bias, ctx.matrix_input = bias is not None, a.ndim == 2
         y = a.reshape(-1, a.shape[-1]) @ w.T
         if bias is not None:
             y += bias.array

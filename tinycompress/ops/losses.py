@@ -86,6 +86,8 @@ class CrossEntropy(Function):
     """Fused log_softmax + NLL over class indices, with label smoothing ε: with p = softmax(x) and K classes,
     ℓ_n = −(1−ε) w_{y_n} log p_{n,y_n} − (ε/K) Σ_c w_c log p_{n,c}."""
 
+    grad_fn_name = "NllLossBackward0"
+
     @staticmethod
     def forward(ctx, x, target=None, weight=None, ignore_index=-100, reduction="mean", label_smoothing=0.0,
                 out_shape=None):
@@ -140,6 +142,8 @@ def cross_entropy(input, target, weight=None, size_average=None, ignore_index=-1
 
 class NLLLoss(Function):
     """ℓ_n = −w_{y_n} x_{n,y_n} (zero where y_n is ignore_index)."""
+
+    grad_fn_name = "NllLossBackward0"
 
     @staticmethod
     def forward(ctx, x, target=None, weight=None, ignore_index=-100, reduction="mean", out_shape=None):
@@ -216,6 +220,8 @@ def _opt(x, dtype):
 class MSELoss(Function):
     """ℓ = (x − y)², reduced."""
 
+    grad_fn_name = "MseLossBackward0"
+
     @staticmethod
     def forward(ctx, x, y, reduction="mean"):
         d = x.array - y.array
@@ -241,6 +247,9 @@ def mse_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 class L1Loss(Function):
     """ℓ = |x − y|, reduced."""
 
+    grad_fn_name = lambda ctx: {"mean": "MeanBackward0", "sum": "SumBackward0"}.get(  # noqa: E731
+        ctx.reduction, "AbsBackward0")                 # torch's l1_loss is composite: its last op
+
     @staticmethod
     def forward(ctx, x, y, reduction="mean"):
         ctx.save_for_backward(x, y)
@@ -264,6 +273,8 @@ def l1_loss(input, target, size_average=None, reduce=None, reduction="mean"):
 
 class BCELoss(Function):
     """ℓ = −w [y·max(log x, −100) + (1−y)·max(log(1−x), −100)], reduced."""
+
+    grad_fn_name = "BinaryCrossEntropyBackward0"
 
     @staticmethod
     def forward(ctx, x, y, w=None, reduction="mean"):
@@ -306,6 +317,8 @@ def binary_cross_entropy(input, target, weight=None, size_average=None, reduce=N
 
 class BCEWithLogits(Function):
     """ℓ = w [(1 − y) x + (1 + (pw − 1) y) softplus(−x)] (stable for any x; pw the pos_weight), reduced."""
+
+    grad_fn_name = "BinaryCrossEntropyWithLogitsBackward0"
 
     @staticmethod
     def forward(ctx, x, y, w=None, pos_weight=None, reduction="mean"):

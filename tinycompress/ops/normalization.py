@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, named
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import as_tensor
@@ -47,6 +47,8 @@ class BatchNorm(Function):
 
     In eval mode with no gradient wanted for γ, x̂ is never formed: y = x·(γ/σ) + (β − μ·γ/σ) in two passes.
     """
+
+    grad_fn_name = "NativeBatchNormBackward0"
 
     @staticmethod
     def forward(ctx, x, weight=None, bias=None, running_mean=None, running_var=None, training=False,
@@ -210,7 +212,7 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
             raise RuntimeError(f"Expected {name} to be of same shape as normalized_shape, but got {name} of shape "
                                f"{list(t.shape)} and normalized_shape = {list(shape)}")
     rows = int(np.prod(input.shape[:input.ndim - k], dtype=np.int64))
-    return _affine(_rows_norm(input, rows, eps), weight, bias, shape)
+    return named(_affine(_rows_norm(input, rows, eps), weight, bias, shape), "NativeLayerNormBackward0")
 
 
 def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
@@ -230,7 +232,8 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
         if t is not None and tuple(t.shape) != (c,):
             raise RuntimeError(f"Expected {name} to be a vector of size equal to the number of channels in input, "
                                f"but got {name} of shape {list(t.shape)} and input of shape {list(input.shape)}")
-    return _affine(_rows_norm(input, n * num_groups, eps), weight, bias, _channel_shape(input.ndim, c))
+    return named(_affine(_rows_norm(input, n * num_groups, eps), weight, bias, _channel_shape(input.ndim, c)),
+                 "NativeGroupNormBackward0")
 
 
 def instance_norm(input, running_mean=None, running_var=None, weight=None, bias=None, use_input_stats=True,

@@ -13,7 +13,7 @@ from collections import namedtuple
 
 import numpy as np
 
-from ..autograd.function import Function
+from ..autograd.function import Function, named
 from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_dim
@@ -56,7 +56,14 @@ def _keepdim(t, ctx):
     return t if t.shape == shape else t.reshape(shape)
 
 
+def _reduction_name(stem):
+    """torch's node names for a reduction: overload 0 over all elements, 1 over given dims."""
+    return lambda ctx: f"{stem}Backward{0 if ctx.axis is None else 1}"
+
+
 class Sum(Function):
+    grad_fn_name = _reduction_name("Sum")
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False, dtype=None):
         _note(ctx, x, axis, keepdim)
@@ -78,6 +85,8 @@ def sum(input, dim=None, keepdim=False, *, dtype=None, axis=None, keepdims=None)
 
 
 class Mean(Function):
+    grad_fn_name = _reduction_name("Mean")
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False):
         _note(ctx, x, axis, keepdim)
@@ -177,6 +186,8 @@ def std(input, dim=None, unbiased=None, keepdim=False, *, correction=None, axis=
 
 
 class Prod(Function):
+    grad_fn_name = _reduction_name("Prod")
+
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False):
         _note(ctx, x, axis, keepdim)
@@ -226,10 +237,12 @@ def prod(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 class Extreme(Function):
     """max or min over all elements or several axes; ties share the gradient evenly."""
+    grad_fn_name = lambda ctx: "MaxBackward1" if ctx.largest else "MinBackward1"  # noqa: E731
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False, largest=True):
         _note(ctx, x, axis, keepdim)
+        ctx.largest = largest
         out = (np.max if largest else np.min)(x.array, axis=axis, keepdims=True)
         ctx.save_for_backward(x, as_tensor(out))
         return out if keepdim else (out.reshape(()) if axis is None else np.squeeze(out, axis))
@@ -251,7 +264,7 @@ def amax(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     if axis is not None or keepdims is not None:
         dim, keepdim = _alias("amax", dim, keepdim, axis, keepdims)
     axis = None if dim == () or dim is None else _axes(dim, input.ndim, "amax")
-    return Extreme.apply(input, axis=axis, keepdim=keepdim, largest=True)
+    return named(Extreme.apply(input, axis=axis, keepdim=keepdim, largest=True), "AmaxBackward0")
 
 
 def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
@@ -259,15 +272,17 @@ def amin(input, dim=(), keepdim=False, *, axis=None, keepdims=None):
     if axis is not None or keepdims is not None:
         dim, keepdim = _alias("amin", dim, keepdim, axis, keepdims)
     axis = None if dim == () or dim is None else _axes(dim, input.ndim, "amin")
-    return Extreme.apply(input, axis=axis, keepdim=keepdim, largest=False)
+    return named(Extreme.apply(input, axis=axis, keepdim=keepdim, largest=False), "AminBackward0")
 
 
 class ExtremeAlong(Function):
     """max or min along one dim: values and indices; the gradient goes to the returned index."""
+    grad_fn_name = lambda ctx: "MaxBackward0" if ctx.largest else "MinBackward0"  # noqa: E731
 
     @staticmethod
     def forward(ctx, x, axis, keepdim=False, largest=True):
         _note(ctx, x, (axis,), keepdim)
+        ctx.largest = largest
         index = (np.argmax if largest else np.argmin)(x.array, axis=axis, keepdims=True)
         values = np.take_along_axis(x.array, index, axis)
         ctx.save_for_backward(as_tensor(index))
@@ -337,6 +352,7 @@ def argmin(input, dim=None, keepdim=False, *, axis=None, keepdims=None):
 
 
 class Norm(Function):
+    grad_fn_name = "LinalgVectorNormBackward0"
     @staticmethod
     def forward(ctx, x, p=2.0, axis=None, keepdim=False):
         _note(ctx, x, axis, keepdim)
@@ -438,6 +454,7 @@ def log_softmax(input, dim=None, dtype=None, *, axis=None):
 
 
 class LogSumExp(Function):
+    grad_fn_name = "LogsumexpBackward0"
     @staticmethod
     def forward(ctx, x, axis, keepdim=False):
         _note(ctx, x, axis, keepdim)
@@ -656,6 +673,7 @@ def kthvalue(input, k, dim=-1, keepdim=False):
 
 class Median(Extreme):
     """The lower median of all elements; ties share the gradient evenly (Extreme's backward), as torch."""
+    grad_fn_name = "MedianBackward0"
 
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False, largest=True):

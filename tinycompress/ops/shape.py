@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.engine import sum_to_shape
-from ..autograd.function import Function
+from ..autograd.function import Function, named
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_dim
 
@@ -22,6 +22,7 @@ def _shape_args(shape):
 
 
 class Reshape(Function):
+    grad_fn_name = "ViewBackward0"
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -74,13 +75,14 @@ def squeeze(input, dim=None):
     else:
         axes = normalize_dim(dim, input.ndim, "squeeze")
         shape = tuple(n for i, n in enumerate(input.shape) if not (i in axes and n == 1))
-    return input if shape == input.shape else reshape(input, shape)
+    return input if shape == input.shape else \
+        named(reshape(input, shape), "SqueezeBackward0" if dim is None else "SqueezeBackward1")
 
 
 def unsqueeze(input, dim):
     input = as_tensor(input)
     (axis,) = normalize_dim(dim, input.ndim + 1, "unsqueeze")
-    return reshape(input, input.shape[:axis] + (1,) + input.shape[axis:])
+    return named(reshape(input, input.shape[:axis] + (1,) + input.shape[axis:]), "UnsqueezeBackward0")
 
 
 class Permute(Function):
@@ -110,7 +112,7 @@ def transpose(input, dim0, dim1):
     a, b = normalize_dim((dim0, dim1), input.ndim, "transpose")
     axes = list(range(input.ndim))
     axes[a], axes[b] = axes[b], axes[a]
-    return Permute.apply(input, axes=tuple(axes))
+    return named(Permute.apply(input, axes=tuple(axes)), "TransposeBackward0")
 
 
 swapaxes = transpose
@@ -120,7 +122,7 @@ def t(input):
     input = as_tensor(input)
     if input.ndim > 2:
         raise RuntimeError(f"t() expects a tensor with <= 2 dimensions, but self is {input.ndim}D")
-    return input if input.ndim < 2 else transpose(input, 0, 1)
+    return input if input.ndim < 2 else named(transpose(input, 0, 1), "TBackward0")
 
 
 class Expand(Function):
@@ -189,6 +191,7 @@ def _along(axis, index):
 
 
 class Concatenate(Function):
+    grad_fn_name = "CatBackward0"
     @staticmethod
     def forward(ctx, axis, *xs):
         ctx.axis = axis
@@ -244,6 +247,7 @@ def stack(tensors, dim=0):
 
 
 class Pad(Function):
+    grad_fn_name = "ConstantPadNdBackward0"
     @staticmethod
     def forward(ctx, x, widths, value=0.0):
         ctx.slices = tuple(slice(lo, lo + n) for (lo, _), n in zip(widths, x.shape))
@@ -289,7 +293,34 @@ def unwrap_index(index):
     return index
 
 
+def _indexing_name(ctx) -> str:
+    """torch's node for ``x[index]``: its last view op (Select for an int, Slice for a slice short of
+    its whole dimension, Unsqueeze for None), Alias when none, Index for advanced indexing."""
+    index = ctx.index
+    if not _is_basic(index):
+        return "IndexBackward0"
+    if not isinstance(index, tuple):
+        return "SliceBackward0" if isinstance(index, slice) else "AliasBackward0" if index is Ellipsis else \
+            "UnsqueezeBackward0" if index is None else "SelectBackward0"
+    name, dim = "AliasBackward0", 0
+    for position, item in enumerate(index):
+        if item is Ellipsis:                    # the items after it index the last dimensions
+            dim = len(ctx.shape) - sum(i is not None for i in index[position + 1:])
+        elif item is None:
+            name = "UnsqueezeBackward0"
+        else:
+            if isinstance(item, slice):
+                if item.indices(ctx.shape[dim]) != (0, ctx.shape[dim], 1):
+                    name = "SliceBackward0"
+            else:
+                name = "SelectBackward0"
+            dim += 1
+    return name
+
+
 class GetItem(Function):
+    grad_fn_name = _indexing_name
+
     @staticmethod
     def forward(ctx, x, index):
         ctx.shape, ctx.index = x.shape, index
@@ -344,7 +375,7 @@ def split(tensor, split_size_or_sections, dim=0):
             raise RuntimeError(f"split: sizes {sizes} do not add up to the dimension's size {n}")
     out, start = [], 0
     for s in sizes:
-        out.append(GetItem.apply(tensor, index=_along(axis, slice(start, start + s))))
+        out.append(named(GetItem.apply(tensor, index=_along(axis, slice(start, start + s))), "SplitBackward0"))
         start += s
     return tuple(out)
 
@@ -384,6 +415,9 @@ def masked_fill(input, mask, value):
 
 
 class Diag(Function):
+    # torch's names: diag of a vector embeds it, diag of a matrix takes a diagonal (torch 2 prints "_copy")
+    grad_fn_name = lambda ctx: "DiagEmbedBackward0" if len(ctx.shape) == 1 else "DiagonalBackward0_copy"  # noqa
+
     @staticmethod
     def forward(ctx, x, diagonal=0):
         ctx.shape, ctx.diagonal = x.shape, diagonal
@@ -427,6 +461,7 @@ def contiguous(input):
 
 # ----------------------------------------------------------------------------- undoing broadcasts, writes
 class SumToSize(Function):
+    grad_fn_name = "SumBackward1"
     @staticmethod
     def forward(ctx, x, shape):
         ctx.shape = x.shape
@@ -499,6 +534,7 @@ def index_put(input, index, value):
 class Slice(GetItem):
     """``x`` narrowed to a range along one dim (torch's ``SliceBackward0``); the gradient is GetItem's:
     ``g`` placed into zeros at the range."""
+    grad_fn_name = "SliceBackward0"
 
 
 def narrow(input, dim, start, length):
