@@ -203,6 +203,48 @@ def _index_select_args(draw, shape):
     return {"dim": d, "index": draw(hnp.arrays(np.int64, draw(st.integers(0, 5)), elements=st.integers(0, n - 1)))}
 
 
+def _index_add_inputs(small):
+    """x, source (x's shape with dim's size the index's length) and {dim, index (repeats too), alpha}."""
+    max_dims, max_side = (2, 3) if small else (3, 4)
+
+    @st.composite
+    def draw_inputs(draw):
+        shape = draw(shapes(1, max_dims, 1, max_side))
+        d = draw(dims(len(shape)))
+        axis = d % len(shape)
+        index = draw(hnp.arrays(np.int64, draw(st.integers(0, 4)), elements=st.integers(0, shape[axis] - 1)))
+        source = shape[:axis] + (index.size,) + shape[axis + 1:]
+        return [draw(arrays(shape)), draw(arrays(source))], {"dim": d, "index": index,
+                                                             "alpha": draw(st.sampled_from([1, -1.5]))}
+    return draw_inputs()
+
+
+def _index_add_variants():
+    def call(f, wrap):
+        return lambda x, s, dim, index, alpha: f(x, dim, wrap(index), s, alpha=alpha)
+    m = lambda x, dim, index, s, alpha: x.index_add(dim, index, s, alpha=alpha)      # noqa: E731
+    return [("tc.index_add", call(tc.index_add, tc.tensor), call(torch.index_add, torch.from_numpy)),
+            ("Tensor.index_add", call(m, tc.tensor), call(m, torch.from_numpy))]
+
+
+@st.composite
+def _index_fill_args(draw, shape):
+    args = draw(_index_select_args(shape))
+    return {**args, "value": draw(st.sampled_from([0.0, -2.5, 3.0]))}
+
+
+@st.composite
+def _take_along_dim_args(draw, shape):
+    if draw(st.booleans()):
+        n = int(np.prod(shape))
+        return {"indices": draw(hnp.arrays(np.int64, draw(st.integers(1, 4)), elements=st.integers(0, n - 1))),
+                "dim": None}
+    d = draw(dims(len(shape)))
+    axis = d % len(shape)
+    ishape = tuple(draw(st.integers(1, 3)) if i == axis else draw(st.sampled_from([1, n])) for i, n in enumerate(shape))
+    return {"indices": draw(hnp.arrays(np.int64, ishape, elements=st.integers(0, shape[axis] - 1))), "dim": d}
+
+
 @st.composite
 def _narrow_args(draw, shape):
     d = draw(dims(len(shape)))
@@ -302,6 +344,11 @@ CASES = [
     OpCase("scatter_add", _scatter_variants("scatter_add"), _scatter_inputs(unique=False)),
     OpCase("index_select", _positional("index_select", ("dim", "index")),
            unary_inputs(min_dims=1, kwargs=_index_select_args)),
+    OpCase("index_add", _index_add_variants(), _index_add_inputs),
+    OpCase("index_fill", _positional("index_fill", ("dim", "index", "value")),
+           unary_inputs(min_dims=1, kwargs=_index_fill_args)),
+    OpCase("take_along_dim", _positional("take_along_dim", ("indices", "dim")),
+           unary_inputs(min_dims=1, kwargs=_take_along_dim_args)),
     OpCase("masked_select", _positional("masked_select", ("mask",)), unary_inputs(kwargs=_masked_select_args)),
     # reorderings
     OpCase("flip", _positional("flip", ("dims",)) + [same("x.flip(*dims)", lambda x, dims: x.flip(*dims) if dims else x.flip(dims))],

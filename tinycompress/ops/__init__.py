@@ -18,7 +18,7 @@ from .shape import (broadcast_to, cat, chunk, clone, concat, concatenate, contig
                     expand_as, flatten, getitem, masked_fill, pad, permute, repeat, reshape, split,
                     squeeze, stack, swapaxes, t, transpose, unflatten, unsqueeze, unwrap_index, view,
                     view_as, sum_to_size, overwrite, index_put, diagonal, flip, fliplr, flipud, gather,
-                    index_select, masked_select, narrow, repeat_interleave, roll, scatter, scatter_add, trace,
+                    index_add, index_fill, index_select, masked_select, narrow, take_along_dim, repeat_interleave, roll, scatter, scatter_add, trace,
                     tril, triu)
 
 TENSOR_METHODS = (
@@ -31,7 +31,7 @@ TENSOR_METHODS = (
     "contiguous", "eq", "ne", "lt", "le", "gt", "ge", "logical_and", "logical_or", "logical_not",
     "logical_xor", "isnan", "isfinite", "equal", "allclose", "swapaxes", "sum_to_size",
     "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh", "cosh", "square", "reciprocal",
-    "narrow", "gather", "scatter", "scatter_add", "index_select", "masked_select", "flip", "fliplr", "flipud", "roll",
+    "narrow", "gather", "scatter", "scatter_add", "index_select", "index_add", "index_fill", "take_along_dim", "masked_select", "flip", "fliplr", "flipud", "roll",
     "repeat_interleave", "tril", "triu", "diagonal", "trace", "mv", "outer", "ger", "addmm", "addmv", "baddbmm",
     "cumsum", "cumprod", "sort", "argsort", "topk", "kthvalue", "median",
 )
@@ -40,7 +40,7 @@ TENSOR_METHODS = (
 INPLACE_METHODS = ("add", "sub", "mul", "div", "pow", "neg", "abs", "sign", "exp", "log", "sqrt", "rsqrt",
                    "clamp", "clip", "relu", "sigmoid", "tanh", "masked_fill",
                    "sin", "cos", "tan", "asin", "acos", "atan", "arcsin", "arccos", "arctan", "sinh", "cosh", "square",
-                   "reciprocal", "scatter", "scatter_add", "tril", "triu", "cumsum", "cumprod", "addmm", "addmv",
+                   "reciprocal", "scatter", "scatter_add", "index_add", "index_fill", "tril", "triu", "cumsum", "cumprod", "addmm", "addmv",
                    "baddbmm")
 
 __all__ = sorted(set(TENSOR_METHODS) | {

@@ -731,6 +731,101 @@ def index_select(input, dim, index):
     return IndexSelect.apply(input, where=_along(axis, index))
 
 
+def take_along_dim(input, indices, dim=None):
+    """``input`` picked at ``indices`` along ``dim`` (the flattened input when None), input and
+    indices broadcast against each other in the other dims: a gather, as torch computes it."""
+    input = as_tensor(input)
+    index = _index_array(indices, "take_along_dim")
+    if dim is None:
+        return gather(flatten(input), 0, index.reshape(-1))
+    (axis,) = normalize_dim(dim, input.ndim, "take_along_dim")
+    if index.ndim != input.ndim:
+        raise RuntimeError(f"torch.take_along_dim(): input and indices should have the same number of dimensions, "
+                           f"but got {input.ndim} dimensions for input, and {index.ndim} dimensions for indices")
+    try:
+        common = np.broadcast_shapes(tuple(1 if d == axis else n for d, n in enumerate(input.shape)),
+                                     tuple(1 if d == axis else n for d, n in enumerate(index.shape)))
+    except ValueError:
+        raise RuntimeError(f"take_along_dim: input of shape {tuple(input.shape)} and indices of shape "
+                           f"{tuple(index.shape)} cannot be broadcast apart from dimension {axis}") from None
+    x_shape = tuple(input.shape[axis] if d == axis else n for d, n in enumerate(common))
+    i_shape = tuple(index.shape[axis] if d == axis else n for d, n in enumerate(common))
+    if x_shape != tuple(input.shape):
+        input = expand(input, x_shape)
+    return gather(input, axis, np.broadcast_to(index, i_shape))
+
+
+class IndexAdd(Function):
+    @staticmethod
+    def forward(ctx, x, source, where, alpha=1):
+        ctx.where, ctx.alpha = where, alpha
+        out = x.array.copy()
+        np.add.at(out, where, source.array if alpha == 1 else source.array * alpha)
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d index_add(x, dim, i, s, α) = g, α·index_select(g, dim, i)"""
+        gs = None
+        if ctx.needs_input_grad[1]:
+            gs = GetItem.apply(g, index=ctx.where)
+            gs = gs * ctx.alpha if ctx.alpha != 1 else gs
+        return g, gs
+
+
+def index_add(input, dim, index, source, *, alpha=1):
+    """``input`` with the slices of ``source`` added at ``index`` along ``dim`` (repeats accumulate)."""
+    input, source = as_tensor(input), as_tensor(source)
+    index = _index_array(index, "index_add")
+    if index.ndim > 1:
+        raise IndexError("index_add_(): Index is supposed to be a vector")
+    index = index.reshape(-1)
+    (axis,) = normalize_dim(dim, input.ndim, "index_add")
+    if input.ndim == 0:
+        return index_add(input.reshape(1), 0, index, source.reshape(-1), alpha=alpha).reshape(())
+    expected = input.shape[:axis] + (index.size,) + input.shape[axis + 1:]
+    if tuple(source.shape) != expected:
+        raise RuntimeError(f"index_add_(): source of shape {tuple(source.shape)} does not match {expected}, the "
+                           f"input's shape with dimension {axis} the index's length")
+    if source.dtype != input.dtype:
+        raise RuntimeError("index_add_(): self (" + str(input.dtype) + ") and source (" + str(source.dtype)
+                           + ") must have the same scalar type")
+    if index.size and ((index < 0) | (index >= input.shape[axis])).any():
+        raise IndexError("index out of range in self")
+    return IndexAdd.apply(input, source, where=_along(axis, index), alpha=alpha)
+
+
+class IndexFill(Function):
+    @staticmethod
+    def forward(ctx, x, where, value):
+        ctx.where = where
+        out = x.array.copy()
+        out[where] = value
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d index_fill(x, dim, i, v) = g with the filled slices zeroed"""
+        return IndexFill.apply(g, where=ctx.where, value=0)
+
+
+def index_fill(input, dim, index, value):
+    """``input`` with the slices at ``index`` along ``dim`` set to ``value`` (a number)."""
+    input = as_tensor(input)
+    index = _index_array(index, "index_fill").reshape(-1)
+    if isinstance(value, Tensor):
+        if value.ndim:
+            raise RuntimeError(f"index_fill_ only supports a 0-dimensional value tensor, but got tensor with "
+                               f"{value.ndim} dimension(s).")
+        value = value.item()
+    if input.ndim == 0:
+        return index_fill(input.reshape(1), 0, index, value).reshape(())
+    (axis,) = normalize_dim(dim, input.ndim, "index_fill")
+    if index.size and ((index < -input.shape[axis]) | (index >= input.shape[axis])).any():
+        raise IndexError("index out of range in self")
+    return IndexFill.apply(input, where=_along(axis, index), value=value)
+
+
 class MaskedSelect(Function):
     @staticmethod
     def forward(ctx, x, shape, where):
