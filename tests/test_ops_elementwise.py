@@ -107,6 +107,18 @@ CASES = [
                             ("tc.where(c, -1, x)", lambda a, b, c: tc.where(tc.tensor(c), -1, a) * b,
                              lambda a, b, c: torch.where(torch.from_numpy(c), -1, a) * b)],
            where_inputs()),
+    # trigonometric and hyperbolic (inside their domains, away from tan's poles and asin's edges)
+    OpCase("sin", fn_variants("sin"), unary_inputs()),
+    OpCase("cos", fn_variants("cos"), unary_inputs()),
+    OpCase("tan", fn_variants("tan"), unary_inputs(-1.2, 1.2)),
+    OpCase("asin", fn_variants("asin") + fn_variants("arcsin"), unary_inputs(-0.9, 0.9)),
+    OpCase("acos", fn_variants("acos") + fn_variants("arccos"), unary_inputs(-0.9, 0.9)),
+    OpCase("atan", fn_variants("atan") + fn_variants("arctan"), unary_inputs()),
+    OpCase("sinh", fn_variants("sinh"), unary_inputs()),
+    OpCase("cosh", fn_variants("cosh"), unary_inputs()),
+    OpCase("square", fn_variants("square"), unary_inputs()),
+    OpCase("reciprocal", fn_variants("reciprocal"), unary_inputs(0.25, 3.0)),
+    OpCase("reciprocal (negative)", fn_variants("reciprocal"), unary_inputs(-3.0, -0.25)),
     # casts: the gradient comes back in the input's dtype
     OpCase("double/float", [same("x.double()", lambda x: x.double() * 3.0), same("x.float()", lambda x: x.float() * 3.0),
                             ("x.to(float64)", lambda x: x.to(tc.float64), lambda x: x.to(torch.float64))],
@@ -240,3 +252,22 @@ def test_primitives_are_twice_differentiable_functions_with_formula_docstrings()
                 found.append(value)
                 assert (value.backward.__doc__ or "").strip(), f"{value.__name__}.backward has no formula docstring"
     assert len(found) > 30
+
+
+@pytest.mark.parametrize("name", ["sin", "cos", "tan", "asin", "acos", "atan", "sinh", "cosh", "square", "reciprocal"])
+def test_math_of_integers_and_in_place_forms_follow_torch(name):
+    """Integers give float32 (square keeps them), and ``x.<name>_()`` rewrites x with torch's values and grad_fn."""
+    ints = np.array([[0, 1], [-1, 2]], np.int32)
+    ours, theirs = getattr(tc, name)(tc.tensor(ints)), getattr(torch, name)(torch.tensor(ints))
+    assert str(ours.dtype) == str(theirs.dtype).replace("torch.", "")
+    values = np.array([0.3, -0.6, 0.8])
+    results = []
+    for lib in (tc, torch):
+        leaf = lib.tensor(values, requires_grad=True)
+        y = leaf * 1.0
+        assert getattr(y, name + "_")() is y
+        y.backward(lib.tensor([1.0, 2.0, 3.0], dtype=lib.float64))
+        results.append((y.grad_fn.name(), y.detach().numpy(), leaf.grad.numpy()))
+    assert results[0][0] == results[1][0]
+    np.testing.assert_allclose(results[0][1], results[1][1], rtol=1e-12)
+    np.testing.assert_allclose(results[0][2], results[1][2], rtol=1e-12)

@@ -39,6 +39,27 @@ def _extreme_dim(name):
         unary_inputs(distinct=True, kwargs=reduce_kwargs(dim=_int_dim)))
 
 
+def _side(shape, d):
+    return shape[d] if shape else 1
+
+
+@st.composite
+def _sort_args(draw, shape):
+    return {"dim": draw(dims(len(shape))), "descending": draw(st.booleans())}
+
+
+@st.composite
+def _topk_args(draw, shape):
+    d = draw(dims(len(shape)))
+    return {"k": draw(st.integers(0 if shape else 1, _side(shape, d))), "dim": d, "largest": draw(st.booleans())}
+
+
+@st.composite
+def _kthvalue_args(draw, shape):
+    d = draw(dims(len(shape)))
+    return {"k": draw(st.integers(1, _side(shape, d))), "dim": d, "keepdim": draw(st.booleans())}
+
+
 CASES = [
     OpCase("sum", fn_variants("sum"), unary_inputs(kwargs=reduce_kwargs()), atol32=1e-4),
     OpCase("sum()", fn_variants("sum"), unary_inputs(), atol32=1e-4),
@@ -87,6 +108,22 @@ CASES = [
     OpCase("softmax (F)", [("tc.softmax vs F.softmax, |x| <= 40", lambda x, dim: tc.softmax(x, dim),
                             lambda x, dim: torch.nn.functional.softmax(x, dim))],
            unary_inputs(-40.0, 40.0, kwargs=reduce_kwargs(False, _int_dim))),
+    # scans: cumprod's gradient divides by x away from zero, and takes the running products without x_i at zeros
+    OpCase("cumsum", fn_variants("cumsum"), unary_inputs(kwargs=reduce_kwargs(False, _int_dim)), atol32=1e-4),
+    OpCase("cumprod", fn_variants("cumprod"), unary_inputs(-2.0, 2.0, avoid=(0,), kwargs=reduce_kwargs(False, _int_dim)),
+           rtol32=1e-3, atol32=1e-4),
+    OpCase("cumprod with zeros", fn_variants("cumprod"), unary_inputs(values=_with_zeros,
+           kwargs=reduce_kwargs(False, _int_dim)), rtol32=1e-3, atol32=1e-4),
+    # sorting and selection: distinct values (torch leaves the order of ties open)
+    OpCase("sort", fn_variants("sort") + [same("x.sort(dim).values", lambda x, **k: x.sort(**k).values)],
+           unary_inputs(distinct=True, kwargs=_sort_args)),
+    OpCase("argsort", fn_variants("argsort"), unary_inputs(distinct=True, kwargs=_sort_args), differentiable=False),
+    OpCase("topk", fn_variants("topk") + [same("x.topk(k).indices", lambda x, **k: x.topk(**k).indices)],
+           unary_inputs(distinct=True, kwargs=_topk_args)),
+    OpCase("kthvalue", fn_variants("kthvalue"), unary_inputs(distinct=True, kwargs=_kthvalue_args)),
+    OpCase("median()", fn_variants("median"), unary_inputs(distinct=True)),
+    OpCase("median(dim)", fn_variants("median") + [same("x.median(dim).values", lambda x, **k: x.median(**k).values)],
+           unary_inputs(distinct=True, kwargs=reduce_kwargs(dim=_int_dim))),
     OpCase("logsumexp", fn_variants("logsumexp"), unary_inputs(-5.0, 5.0, kwargs=reduce_kwargs(dim=_dim_or_tuple)),
            atol32=1e-4),
 ]
@@ -140,3 +177,38 @@ def test_integer_and_bool_reductions_match_torch(dtype):
         o, r = f(ours), f(theirs)
         assert str(o.dtype) == str(r.dtype).replace("torch.", ""), (dtype, o.dtype, r.dtype)
         np.testing.assert_array_equal(o.array, r.numpy())
+
+
+def test_sort_is_stable_both_ways_like_torchs_stable_sort():
+    values = np.array([[2.0, 1.0, 2.0, 1.0, 3.0, 2.0]], np.float32)
+    for descending in (False, True):
+        ours = tc.sort(tc.tensor(values), dim=1, descending=descending, stable=True)
+        theirs = torch.sort(torch.tensor(values), dim=1, descending=descending, stable=True)
+        np.testing.assert_array_equal(ours.indices.array, theirs.indices.numpy())
+        np.testing.assert_array_equal(ours.values.array, theirs.values.numpy())
+        assert ours.indices.dtype == np.int64 and not ours.indices.requires_grad
+
+
+def test_median_of_all_elements_shares_the_gradient_among_ties_like_torch():
+    values = np.array([[1.0, 2.0, 2.0], [2.0, 5.0, 0.0]])
+    x, t = tc.tensor(values, requires_grad=True), torch.tensor(values, requires_grad=True)
+    x.median().backward()
+    t.median().backward()
+    np.testing.assert_allclose(x.grad.array, t.grad.numpy())
+
+
+def test_selection_errors_and_zero_dim_inputs_follow_torch():
+    x = tc.ones(2, 3)
+    with pytest.raises(RuntimeError, match="selected index k out of range"):
+        x.topk(4)
+    with pytest.raises(RuntimeError, match="k out of range"):
+        x.kthvalue(0)
+    with pytest.raises(IndexError, match="out of range"):
+        x.cumsum(2)
+    for f in (lambda L, v: L.sort(v).values, lambda L, v: L.topk(v, 1).indices, lambda L, v: L.cumsum(v, 0),
+              lambda L, v: L.cumprod(v, 0), lambda L, v: L.kthvalue(v, 1).values):
+        ours, theirs = f(tc, tc.tensor(3.0)), f(torch, torch.tensor(3.0))
+        assert ours.shape == tuple(theirs.shape) and ours.item() == theirs.item()
+    assert tc.cumsum(tc.tensor([1, 2, 3], dtype=tc.int32), 0).dtype == np.int64
+    np.testing.assert_array_equal(tc.repeat_interleave(tc.tensor([2, 0, 1])).array,
+                                  torch.repeat_interleave(torch.tensor([2, 0, 1])).numpy())

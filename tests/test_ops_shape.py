@@ -126,6 +126,162 @@ def _getitem_variants():
              lambda x, index: x[index_to(index, torch.from_numpy)])]
 
 
+
+# ----------------------------------------------------------------------------- index ops (gather, scatter ...)
+def _lib_args(order, wrap, kw):
+    """The drawn kwargs in ``order``, NumPy arrays as the library's tensors."""
+    return [wrap(kw[k]) if isinstance(kw[k], np.ndarray) else kw[k] for k in order]
+
+
+def _positional(name, order, method=True):
+    """tc.<name>(x, *args) and x.<name>(*args) against torch's, the drawn kwargs passed in ``order``
+    (index arrays as int64 tensors of each library)."""
+    def call(f, wrap):
+        return lambda *xs, **kw: f(*xs, *_lib_args(order, wrap, kw))
+    out = [(f"tc.{name}", call(getattr(tc, name), tc.tensor), call(getattr(torch, name), torch.from_numpy))]
+    if method:
+        m = lambda x, *a: getattr(x, name)(*a)      # noqa: E731
+        out.append((f"Tensor.{name}", call(m, tc.tensor), call(m, torch.from_numpy)))
+    return out
+
+
+def _scatter_variants(name):
+    """tc.<name>(x, dim, index, src) and x.<name>(dim, index, src): src is the second differentiable input."""
+    def call(f, wrap):
+        return lambda x, src, dim, index: f(x, dim, wrap(index), src)
+    m = lambda x, dim, index, src: getattr(x, name)(dim, index, src)      # noqa: E731
+    return [(f"tc.{name}", call(getattr(tc, name), tc.tensor), call(getattr(torch, name), torch.from_numpy)),
+            (f"Tensor.{name}", call(m, tc.tensor), call(m, torch.from_numpy))]
+
+
+def _index_shape(draw, shape, axis, along):
+    """An index shape no larger than ``shape`` apart from ``axis``, whose size there is ``along``."""
+    return tuple(along if i == axis else draw(st.integers(1, n)) for i, n in enumerate(shape))
+
+
+@st.composite
+def _gather_args(draw, shape):
+    d = draw(dims(len(shape)))
+    axis = d % len(shape)
+    ishape = _index_shape(draw, shape, axis, draw(st.integers(1, 4)))
+    return {"dim": d, "index": draw(hnp.arrays(np.int64, ishape, elements=st.integers(0, shape[axis] - 1)))}
+
+
+def _scatter_inputs(unique, value=False):
+    """x, src (at least index's size in every dim) and {dim, index}; ``unique``: no index repeats along
+    dim in any slice (scatter's write order on repeats is left open by torch)."""
+    def build(small):
+        max_dims, max_side = (2, 3) if small else (3, 4)
+
+        @st.composite
+        def draw_inputs(draw):
+            shape = draw(shapes(1, max_dims, 1, max_side))
+            d = draw(dims(len(shape)))
+            axis = d % len(shape)
+            n = shape[axis]
+            ishape = _index_shape(draw, shape, axis, draw(st.integers(1, n if unique else 4)))
+            if unique:
+                rng = np.random.default_rng(draw(st.integers(0, 2 ** 32 - 1)))
+                keys = rng.random(ishape[:axis] + (n,) + ishape[axis + 1:])
+                index = np.take(np.argsort(keys, axis=axis), np.arange(ishape[axis]), axis=axis)
+            else:
+                index = draw(hnp.arrays(np.int64, ishape, elements=st.integers(0, n - 1)))
+            x = draw(arrays(shape))
+            if value:
+                return [x], {"dim": d, "index": index.astype(np.int64), "value": draw(st.sampled_from([0.0, -1.5, 2.0]))}
+            # src of index's shape: torch's own backward fails on a larger src (its gradient has index's shape)
+            return [x, draw(arrays(ishape))], {"dim": d, "index": index.astype(np.int64)}
+        return draw_inputs()
+    return build
+
+
+@st.composite
+def _index_select_args(draw, shape):
+    d = draw(dims(len(shape)))
+    n = shape[d % len(shape)]
+    return {"dim": d, "index": draw(hnp.arrays(np.int64, draw(st.integers(0, 5)), elements=st.integers(0, n - 1)))}
+
+
+def _index_add_inputs(small):
+    """x, source (x's shape with dim's size the index's length) and {dim, index (repeats too), alpha}."""
+    max_dims, max_side = (2, 3) if small else (3, 4)
+
+    @st.composite
+    def draw_inputs(draw):
+        shape = draw(shapes(1, max_dims, 1, max_side))
+        d = draw(dims(len(shape)))
+        axis = d % len(shape)
+        index = draw(hnp.arrays(np.int64, draw(st.integers(0, 4)), elements=st.integers(0, shape[axis] - 1)))
+        source = shape[:axis] + (index.size,) + shape[axis + 1:]
+        return [draw(arrays(shape)), draw(arrays(source))], {"dim": d, "index": index,
+                                                             "alpha": draw(st.sampled_from([1, -1.5]))}
+    return draw_inputs()
+
+
+def _index_add_variants():
+    def call(f, wrap):
+        return lambda x, s, dim, index, alpha: f(x, dim, wrap(index), s, alpha=alpha)
+    m = lambda x, dim, index, s, alpha: x.index_add(dim, index, s, alpha=alpha)      # noqa: E731
+    return [("tc.index_add", call(tc.index_add, tc.tensor), call(torch.index_add, torch.from_numpy)),
+            ("Tensor.index_add", call(m, tc.tensor), call(m, torch.from_numpy))]
+
+
+@st.composite
+def _index_fill_args(draw, shape):
+    args = draw(_index_select_args(shape))
+    return {**args, "value": draw(st.sampled_from([0.0, -2.5, 3.0]))}
+
+
+@st.composite
+def _take_along_dim_args(draw, shape):
+    if draw(st.booleans()):
+        n = int(np.prod(shape))
+        return {"indices": draw(hnp.arrays(np.int64, draw(st.integers(1, 4)), elements=st.integers(0, n - 1))),
+                "dim": None}
+    d = draw(dims(len(shape)))
+    axis = d % len(shape)
+    ishape = tuple(draw(st.integers(1, 3)) if i == axis else draw(st.sampled_from([1, n])) for i, n in enumerate(shape))
+    return {"indices": draw(hnp.arrays(np.int64, ishape, elements=st.integers(0, shape[axis] - 1))), "dim": d}
+
+
+@st.composite
+def _narrow_args(draw, shape):
+    d = draw(dims(len(shape)))
+    n = shape[d % len(shape)]
+    start = draw(st.integers(0, n))
+    return {"dim": d, "start": draw(st.sampled_from([start, start - n] if start < n else [start])),
+            "length": draw(st.integers(0, n - start))}
+
+
+@st.composite
+def _masked_select_args(draw, shape):
+    return {"mask": draw(hnp.arrays(np.bool_, draw(hnp.broadcastable_shapes(shape, min_dims=0, max_dims=len(shape)))))}
+
+
+@st.composite
+def _roll_args(draw, shape):
+    if not shape or draw(st.booleans()):
+        return {"shifts": draw(st.integers(-7, 7)), "dims": None}
+    ds = draw(dim_tuples(len(shape)))
+    return {"shifts": tuple(draw(st.integers(-7, 7)) for _ in ds), "dims": ds}
+
+
+@st.composite
+def _repeat_interleave_args(draw, shape):
+    d = draw(dims(len(shape), allow_none=True)) if shape else None
+    if draw(st.booleans()):
+        return {"repeats": draw(st.integers(0, 3)), "dim": d}
+    n = int(np.prod(shape)) if d is None else shape[d]
+    return {"repeats": draw(hnp.arrays(np.int64, n, elements=st.integers(0, 3))), "dim": d}
+
+
+@st.composite
+def _diagonal_args(draw, shape):
+    a, b = draw(st.lists(st.integers(0, len(shape) - 1), min_size=2, max_size=2, unique=True))
+    return {"offset": draw(st.integers(-3, 3)), "dim1": draw(st.sampled_from([a, a - len(shape)])),
+            "dim2": draw(st.sampled_from([b, b - len(shape)]))}
+
+
 CASES = [
     OpCase("reshape", fn_variants("reshape", positional=("shape",)) + [
         same("x.view(shape)", lambda x, shape: x.view(shape)),
@@ -179,6 +335,32 @@ CASES = [
            unary_inputs(kwargs=_mask_args)),
     OpCase("diag", fn_variants("diag"), unary_inputs(min_dims=1, max_dims=2, kwargs=_diag_args)),
     OpCase("clone", fn_variants("clone") + [same("x.contiguous()", lambda x: x.contiguous())], unary_inputs()),
+    # index ops: gradients scatter back to the picked places, repeats accumulating
+    OpCase("narrow", _positional("narrow", ("dim", "start", "length")), unary_inputs(min_dims=1, kwargs=_narrow_args)),
+    OpCase("gather", _positional("gather", ("dim", "index")), unary_inputs(min_dims=1, kwargs=_gather_args)),
+    OpCase("scatter", _scatter_variants("scatter"), _scatter_inputs(unique=True)),
+    OpCase("scatter value", _positional("scatter", ("dim", "index", "value")), _scatter_inputs(unique=True, value=True)),
+    OpCase("scatter_add", _scatter_variants("scatter_add"), _scatter_inputs(unique=False)),
+    OpCase("index_select", _positional("index_select", ("dim", "index")),
+           unary_inputs(min_dims=1, kwargs=_index_select_args)),
+    OpCase("index_add", _index_add_variants(), _index_add_inputs),
+    OpCase("index_fill", _positional("index_fill", ("dim", "index", "value")),
+           unary_inputs(min_dims=1, kwargs=_index_fill_args)),
+    OpCase("take_along_dim", _positional("take_along_dim", ("indices", "dim")),
+           unary_inputs(min_dims=1, kwargs=_take_along_dim_args)),
+    OpCase("masked_select", _positional("masked_select", ("mask",)), unary_inputs(kwargs=_masked_select_args)),
+    # reorderings
+    OpCase("flip", _positional("flip", ("dims",)) + [same("x.flip(*dims)", lambda x, dims: x.flip(*dims) if dims else x.flip(dims))],
+           unary_inputs(kwargs=lambda shape: dim_tuples(len(shape), 0).map(lambda d: {"dims": d}))),
+    OpCase("fliplr/flipud", fn_variants("fliplr") + fn_variants("flipud"), unary_inputs(min_dims=2)),
+    OpCase("roll", fn_variants("roll"), unary_inputs(kwargs=_roll_args)),
+    OpCase("repeat_interleave", _positional("repeat_interleave", ("repeats", "dim")),
+           unary_inputs(kwargs=_repeat_interleave_args)),
+    # triangles and diagonals
+    OpCase("tril", fn_variants("tril"), unary_inputs(min_dims=2, kwargs=_kw(diagonal=st.integers(-3, 3)))),
+    OpCase("triu", fn_variants("triu"), unary_inputs(min_dims=2, kwargs=_kw(diagonal=st.integers(-3, 3)))),
+    OpCase("diagonal", fn_variants("diagonal"), unary_inputs(min_dims=2, kwargs=_diagonal_args)),
+    OpCase("trace", fn_variants("trace"), unary_inputs(min_dims=2, max_dims=2)),
 ]
 
 

@@ -456,6 +456,78 @@ def test_grad_fn_names_carry_torchs_suffix(op):
     assert repr(ours).split("grad_fn=")[1] == repr(theirs).split("grad_fn=")[1]
 
 
+# every torch op added for issue 13's "common tensor ops", written once for both libraries
+_INDEX = [[0, 2, 1], [1, 0, 0]]
+_NEW_OPS = {
+    "cos": lambda L, x: x.cos(), "sin": lambda L, x: L.sin(x), "tan": lambda L, x: x.tan(),
+    "atan": lambda L, x: x.atan(), "asin": lambda L, x: (x / 9).asin(), "acos": lambda L, x: (x / 9).acos(),
+    "sinh": lambda L, x: x.sinh(), "cosh": lambda L, x: x.cosh(), "square": lambda L, x: x.square(),
+    "reciprocal": lambda L, x: x.reciprocal(), "narrow": lambda L, x: x.narrow(1, 1, 2),
+    "gather": lambda L, x: x.gather(1, L.tensor(_INDEX)), "scatter": lambda L, x: x.scatter(1, L.tensor(_INDEX), x),
+    "scatter value": lambda L, x: x.scatter(1, L.tensor(_INDEX), 2.5),
+    "scatter_add": lambda L, x: L.scatter_add(x, 1, L.tensor(_INDEX), x),
+    "index_select": lambda L, x: x.index_select(1, L.tensor([2, 0, 2])),
+    "masked_select": lambda L, x: x.masked_select(x > 2), "cumsum": lambda L, x: x.cumsum(1),
+    "cumprod": lambda L, x: L.cumprod(x, 0), "flip": lambda L, x: x.flip(0, 1), "roll": lambda L, x: x.roll(1, 1),
+    "sort": lambda L, x: x.sort(1, descending=True).values, "topk": lambda L, x: x.topk(2).values,
+    "kthvalue": lambda L, x: x.kthvalue(2).values, "median": lambda L, x: x.median(),
+    "median dim": lambda L, x: x.median(1).values, "argsort": lambda L, x: x.argsort(0),
+    "addmm": lambda L, x: L.addmm(x[:, :2], x, x.T, beta=0.5), "bmm": lambda L, x: L.bmm(x[None], x.T[None]),
+    "mv": lambda L, x: x.mv(x[0]), "dot": lambda L, x: x[0].dot(x[1]), "outer": lambda L, x: L.outer(x[0], x[1]),
+    "diagonal": lambda L, x: x.diagonal(1), "trace": lambda L, x: x.trace(), "tril": lambda L, x: x.tril(),
+    "triu": lambda L, x: x.triu(-1), "repeat_interleave": lambda L, x: x.repeat_interleave(L.tensor([1, 0]), dim=0),
+}
+
+
+@pytest.mark.parametrize("name", sorted(_NEW_OPS))
+def test_common_tensor_ops_carry_torchs_values_and_grad_fn_names(name):
+    values = np.array([[1.0, 4.0, 2.0], [3.0, 0.5, 5.0]])
+    ours = _NEW_OPS[name](tc, tc.tensor(values, requires_grad=True))
+    theirs = _NEW_OPS[name](torch, torch.tensor(values, requires_grad=True))
+    np.testing.assert_allclose(ours.detach().numpy(), theirs.detach().numpy(), rtol=1e-12)
+    assert ours.dtype == np.dtype(str(theirs.dtype).replace("torch.", ""))
+    assert (ours.grad_fn and ours.grad_fn.name()) == (theirs.grad_fn and theirs.grad_fn.name())
+
+
+@pytest.mark.parametrize("call", [
+    lambda L, x, i: x.gather(2, i), lambda L, x, i: x.gather(0, i + 5), lambda L, x, i: x.gather(0, i[0]),
+    lambda L, x, i: x.scatter(1, i, x.double()), lambda L, x, i: x.index_select(0, i),
+    lambda L, x, i: x.index_select(0, L.tensor([0, 7])), lambda L, x, i: x.masked_select(i),
+    lambda L, x, i: x.flip(0, 0), lambda L, x, i: x.roll((1, 2), (0,)), lambda L, x, i: x[0].tril(),
+    lambda L, x, i: x.narrow(0, 1, 2), lambda L, x, i: x.diagonal(0, 1, 1), lambda L, x, i: L.trace(x[None]),
+    lambda L, x, i: x.topk(4), lambda L, x, i: x.kthvalue(0), lambda L, x, i: L.outer(x, x),
+    lambda L, x, i: L.addmm(x, x, x), lambda L, x, i: L.mv(x, x[0, :2]),
+], ids=["gather dim", "gather bounds", "gather 1-D index", "scatter dtype", "index_select 2-D",
+        "index_select bounds", "masked_select int mask", "flip repeated dim", "roll misaligned", "tril 1-D",
+        "narrow past end", "diagonal same dims", "trace 3-D", "topk k", "kthvalue k", "outer 2-D", "addmm shapes",
+        "mv sizes"])
+def test_common_tensor_ops_refuse_what_torch_refuses(call):
+    """Bad dims, shapes, indices and dtypes raise the exception type torch raises (message alike)."""
+    errors = []
+    for L in (tc, torch):
+        x, i = L.ones(2, 3), L.tensor([[0, 2, 1], [1, 0, 0]])
+        with pytest.raises((RuntimeError, IndexError, TypeError)) as info:
+            call(L, x, i)
+        errors.append(info.type)
+    assert errors[0] is errors[1], errors
+
+
+def test_in_place_index_and_triangle_ops_match_torch():
+    values = np.arange(12.0).reshape(3, 4) / 7
+    results = []
+    for L in (tc, torch):
+        leaf = L.tensor(values, requires_grad=True)
+        src = L.tensor(values[:2] * 2, requires_grad=True)
+        index = L.tensor([[2, 0, 1, 0], [0, 1, 2, 2]])
+        y = leaf * 1.0
+        y.scatter_(0, index, src).tril_(1).cumsum_(1).scatter_add_(1, index[:, :2], src[:, :2]).sin_()
+        y.backward(L.tensor(values[::-1].copy()))
+        results.append((y.grad_fn.name(), y.detach().numpy(), leaf.grad.numpy(), src.grad.numpy()))
+    assert results[0][0] == results[1][0]
+    for o, t in zip(results[0][1:], results[1][1:]):
+        np.testing.assert_allclose(o, t, rtol=1e-12, atol=1e-14)
+
+
 def _operands(L):
     rng = np.random.default_rng(0)
     x, m, v = (L.tensor(rng.standard_normal(shape).astype(np.float32), requires_grad=True)

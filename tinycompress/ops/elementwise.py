@@ -582,6 +582,183 @@ def erf(input):
     return Erf.apply(as_tensor(input))
 
 
+# ----------------------------------------------------------------------------- trigonometric, hyperbolic
+def _float_input(input):
+    """The input as a Tensor, integers and bools as float32 (torch's sin/cos/... of an int tensor)."""
+    x = as_tensor(input)
+    return x if x.array.dtype.kind in "fc" else Tensor._wrap(x.array.astype(np.float32))
+
+
+class Sin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sin(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d sin(x) = g·cos(x)"""
+        (x,) = ctx.saved_tensors
+        return g * cos(x)
+
+
+def sin(input):
+    return Sin.apply(_float_input(input))
+
+
+class Cos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cos(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d cos(x) = −g·sin(x)"""
+        (x,) = ctx.saved_tensors
+        return g * -sin(x)
+
+
+def cos(input):
+    return Cos.apply(_float_input(input))
+
+
+class Tan(Function):
+    @staticmethod
+    def forward(ctx, x):
+        out = np.tan(x.array)
+        ctx.save_for_backward(as_tensor(out))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d tan(x) = g·(1 + tan²(x))"""
+        (t,) = ctx.saved_tensors
+        return g * (1 + t * t)
+
+
+def tan(input):
+    return Tan.apply(_float_input(input))
+
+
+class Asin(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(invalid="ignore"):            # nan outside [-1, 1], silently as torch
+            return np.arcsin(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d asin(x) = g/√(1 − x²)"""
+        (x,) = ctx.saved_tensors
+        return g * rsqrt(1 - x * x)
+
+
+def asin(input):
+    return Asin.apply(_float_input(input))
+
+
+class Acos(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        with np.errstate(invalid="ignore"):
+            return np.arccos(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d acos(x) = −g/√(1 − x²)"""
+        (x,) = ctx.saved_tensors
+        return g * -rsqrt(1 - x * x)
+
+
+def acos(input):
+    return Acos.apply(_float_input(input))
+
+
+class Atan(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.arctan(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d atan(x) = g/(1 + x²)"""
+        (x,) = ctx.saved_tensors
+        return g / (1 + x * x)
+
+
+def atan(input):
+    return Atan.apply(_float_input(input))
+
+
+class Sinh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.sinh(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d sinh(x) = g·cosh(x)"""
+        (x,) = ctx.saved_tensors
+        return g * cosh(x)
+
+
+def sinh(input):
+    return Sinh.apply(_float_input(input))
+
+
+class Cosh(Function):
+    @staticmethod
+    def forward(ctx, x):
+        ctx.save_for_backward(x)
+        return np.cosh(x.array)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d cosh(x) = g·sinh(x)"""
+        (x,) = ctx.saved_tensors
+        return g * sinh(x)
+
+
+def cosh(input):
+    return Cosh.apply(_float_input(input))
+
+
+arcsin, arccos, arctan = asin, acos, atan
+
+
+class Reciprocal(Function):
+    @staticmethod
+    def forward(ctx, x):
+        with np.errstate(divide="ignore"):                # ±inf at 0, silently as torch
+            out = 1 / x.array
+        ctx.save_for_backward(as_tensor(out))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d (1/x) = −g/x² = −g·(1/x)²"""
+        (out,) = ctx.saved_tensors
+        return g * -(out * out)
+
+
+def reciprocal(input):
+    """1/x elementwise; integers and bools give float32, as torch."""
+    return Reciprocal.apply(_float_input(input))
+
+
+def square(input):
+    """x² as torch computes it, ``pow(x, 2)`` (so its grad_fn is ``PowBackward0``, as torch's); integers stay integers."""
+    input = as_tensor(input)
+    if input.array.dtype == np.bool_:
+        input = Tensor._wrap(input.array.astype(np.int64))
+    return pow(input, 2)
+
+
 # ----------------------------------------------------------------------------- type cast
 class Cast(Function):
     grad_fn_name = "ToCopyBackward0"

@@ -18,7 +18,7 @@ from ..autograd.grad_mode import is_grad_enabled
 from ..tensor import Tensor
 from ._util import as_tensor, normalize_dim
 from .elementwise import exp, sign, where
-from .shape import Expand
+from .shape import Expand, ScatterInto, _along_index, flip
 
 _max = builtins.max                    # this module defines its own max (torch.max)
 
@@ -498,3 +498,207 @@ def _logical_reduction(reduce, name):
 
 all = _logical_reduction(np.all, "all")
 any = _logical_reduction(np.any, "any")
+
+
+# ----------------------------------------------------------------------------- scans
+def _scan(function, name, input, dim, dtype):
+    input = as_tensor(input)
+    if dim is None:
+        raise TypeError(f"{name}() missing required argument 'dim'")
+    (axis,) = normalize_dim(dim, input.ndim, name)
+    if dtype is not None:
+        input = input.to(dtype)
+    elif input.array.dtype.kind in "bui":
+        input = Tensor._wrap(input.array.astype(np.int64))     # torch scans integers and bools in int64
+    if input.ndim == 0:
+        return function.apply(input.reshape(1), axis=0).reshape(())
+    return function.apply(input, axis=axis)
+
+
+class Cumsum(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        return np.cumsum(x.array, axis)
+
+    @staticmethod
+    def backward(ctx, g):
+        """d cumsum(x)_i = Σ_{j≥i} g_j: g reversed, cumsummed, reversed back"""
+        return flip(cumsum(flip(g, ctx.axis), ctx.axis), ctx.axis)
+
+
+def cumsum(input, dim=None, *, dtype=None, axis=None):
+    """Running sums along ``dim`` (integers and bools sum into int64, as torch)."""
+    return _scan(Cumsum, "cumsum", input, dim if axis is None else axis, dtype)
+
+
+class Cumprod(Function):
+    @staticmethod
+    def forward(ctx, x, axis):
+        ctx.axis = axis
+        out = np.cumprod(x.array, axis)
+        ctx.save_for_backward(x, as_tensor(out))
+        return out
+
+    @staticmethod
+    def backward(ctx, g):
+        """d cumprod(x)_j/dx_i = Π_{k≤j, k≠i} x_k for j ≥ i, so the gradient is Σ_{j≥i} g_j·out_j / x_i;
+        with zeros in x, the same sum over the running products of x with x_i set to 1 (row i of an n×n stack)"""
+        x, out = ctx.saved_tensors
+        axis = ctx.axis
+        if x.array.all():
+            return flip(cumsum(flip(g * out, axis), axis), axis) / x
+        n = x.shape[axis]
+        rows = where(np.eye(n, dtype=bool), 1.0, x.transpose(axis, -1).unsqueeze(-2))    # (..., i, k)
+        later = as_tensor(np.triu(np.ones((n, n), g.dtype)))                              # 1{j ≥ i}
+        grad = (cumprod(rows, -1) * later * g.transpose(axis, -1).unsqueeze(-2)).sum(-1)
+        return grad.transpose(axis, -1)
+
+
+def cumprod(input, dim=None, *, dtype=None, axis=None):
+    """Running products along ``dim`` (integers and bools in int64, as torch)."""
+    return _scan(Cumprod, "cumprod", input, dim if axis is None else axis, dtype)
+
+
+# ----------------------------------------------------------------------------- sorting and selection
+sort_result = namedtuple("sort", ["values", "indices"])
+topk_result = namedtuple("topk", ["values", "indices"])
+kthvalue_result = namedtuple("kthvalue", ["values", "indices"])
+median_result = namedtuple("median", ["values", "indices"])
+
+
+def _argsort(a, axis, descending=False):
+    """Stable argsort along ``axis``; descending keeps equal values in their original order too
+    (the ascending stable sort of the reversed array, reversed). NaN counts as the largest value."""
+    if not descending:
+        return np.argsort(a, axis=axis, kind="stable")
+    n = a.shape[axis]
+    order = np.argsort(np.flip(a, axis), axis=axis, kind="stable")
+    return (n - 1) - np.flip(order, axis)
+
+
+class _Selection(Function):
+    """Values of x picked along ``axis`` at indices chosen in NumPy (sort, topk, kthvalue, median):
+    (values, int64 indices); the gradient goes back to the picked places."""
+
+    @staticmethod
+    def forward(ctx, x, axis, index, keepdim=True):
+        ctx.shape, ctx.axis, ctx.keepdim = x.shape, axis, keepdim
+        ctx.where = _along_index(index, axis)
+        values = x.array[ctx.where]
+        if not keepdim:
+            values, index = np.squeeze(values, axis), np.squeeze(index, axis)
+        index = index.astype(np.int64)                # a copy of its own (the output owns it)
+        ctx.mark_non_differentiable(index)
+        return values, index
+
+    @staticmethod
+    def backward(ctx, g, _g_index):
+        """d x[i along dim] = g scattered into zeros at the picked indices i"""
+        if not ctx.keepdim:
+            g = g.unsqueeze(ctx.axis)
+        return ScatterInto.apply(g, shape=ctx.shape, index=ctx.where)
+
+
+class Sort(_Selection):
+    """values, indices = x sorted along dim"""
+
+
+class Topk(_Selection):
+    """the k largest (or smallest) along dim"""
+
+
+class Kthvalue(_Selection):
+    """the k-th smallest along dim"""
+
+
+class MedianAlong(_Selection):
+    """the lower median along dim (torch's second overload: MedianBackward1)"""
+    grad_fn_name = "MedianBackward1"
+
+
+def _select(function, result, name, input, dim, choose, keepdim=True):
+    """Run a selection; ``choose(array, axis)`` gives the indices (keepdim shape). 0-d as 1 element."""
+    input = as_tensor(input)
+    (axis,) = normalize_dim(dim, input.ndim, name)
+    if input.ndim == 0:
+        values, index = function.apply(input.reshape(1), axis=0, index=choose(input.array.reshape(1), 0))
+        return result(values.reshape(()), index.reshape(()))
+    index = choose(input.array, axis)
+    return result(*function.apply(input, axis=axis, index=index, keepdim=keepdim))
+
+
+def sort(input, dim=-1, descending=False, stable=False):
+    """(values, indices) sorted along ``dim``. The sort is always stable (equal values keep their
+    order, descending too): ``stable=False`` leaves torch free to order ties, and this is one such order."""
+    return _select(Sort, sort_result, "sort", input, dim, lambda a, axis: _argsort(a, axis, descending))
+
+
+def argsort(input, dim=-1, descending=False, stable=False):
+    """The indices that sort ``input`` along ``dim`` (int64, no gradient); stable, as :func:`sort`."""
+    input = as_tensor(input)
+    (axis,) = normalize_dim(dim, input.ndim, "argsort")
+    if input.ndim == 0:
+        return Tensor._wrap(np.zeros((), np.int64))
+    return Tensor._wrap(_argsort(input.array, axis, descending).astype(np.int64, copy=False))
+
+
+def topk(input, k, dim=-1, largest=True, sorted=True):
+    """(values, indices) of the ``k`` largest (``largest=False``: smallest) along ``dim``, in sorted
+    order (also when ``sorted=False``, whose order torch leaves open). Among equal values the first
+    in ``input`` comes first; torch does not promise which of tied values it returns."""
+    input = as_tensor(input)
+    (axis,) = normalize_dim(dim, input.ndim, "topk")
+    n = input.shape[axis] if input.ndim else 1
+    if not 0 <= k <= n:
+        raise RuntimeError("selected index k out of range")
+
+    def choose(a, axis):
+        return np.take(_argsort(a, axis, descending=largest), np.arange(k), axis=axis)
+    return _select(Topk, topk_result, "topk", input, dim, choose)
+
+
+def kthvalue(input, k, dim=-1, keepdim=False):
+    """(values, indices) of the ``k``-th smallest element (1-based) along ``dim``."""
+    input = as_tensor(input)
+    (axis,) = normalize_dim(dim, input.ndim, "kthvalue")
+    n = input.shape[axis] if input.ndim else 1
+    if not 1 <= k <= n:
+        raise RuntimeError(f"kthvalue(): selected number k out of range for dimension {axis}")
+
+    def choose(a, axis):
+        return np.take(_argsort(a, axis), [k - 1], axis=axis)
+    return _select(Kthvalue, kthvalue_result, "kthvalue", input, dim, choose, keepdim)
+
+
+class Median(Extreme):
+    """The lower median of all elements; ties share the gradient evenly (Extreme's backward), as torch."""
+    grad_fn_name = "MedianBackward0"
+
+    @staticmethod
+    def forward(ctx, x, axis=None, keepdim=False, largest=True):
+        _note(ctx, x, None, False)
+        a = x.array.reshape(-1)
+        if a.dtype.kind == "f" and np.isnan(a).any():
+            out = np.full((1,) * x.ndim, np.nan, a.dtype)
+        else:
+            k = (a.size - 1) // 2
+            out = np.partition(a, k)[k].reshape((1,) * x.ndim)
+        ctx.save_for_backward(x, as_tensor(out))
+        return out.reshape(())
+
+
+def median(input, dim=None, keepdim=False):
+    """``median(x)``: the lower of the two middle values of all elements (no averaging, as torch);
+    ``median(x, dim, keepdim=False)``: (values, indices) of the lower median along ``dim``."""
+    input = as_tensor(input)
+    if dim is None:
+        if input.array.size == 0:
+            return Tensor._wrap(np.asarray(np.nan, input.dtype))
+        return Median.apply(input)
+    (axis,) = normalize_dim(dim, input.ndim, "median")
+    n = input.shape[axis] if input.ndim else 1
+
+    def choose(a, axis):
+        return np.take(_argsort(a, axis), [(n - 1) // 2], axis=axis)
+    return _select(MedianAlong, median_result, "median", input, dim, choose, keepdim)
