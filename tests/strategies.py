@@ -977,3 +977,22 @@ def paired_inputs(count=2, kwargs=_no_kwargs, avoid_diff=(), low=-3.0, high=3.0,
             return [x, (x - d).astype(np.float32).astype(np.float64)] + rest, kw
         return draw_inputs()
     return build
+
+
+# =====================================================================================
+# Section: loss-aware pruning (tests/compress/test_criteria.py, test_obs.py, test_lottery.py)
+# =====================================================================================
+@st.composite
+def small_mlp_case(draw, max_side=5):
+    """(sizes, batch, seed): a Linear-ReLU-Linear net in→hidden→out and a batch size, small enough for
+    exact Hessians (at most 5·5 + 5·5 weights)."""
+    sizes = (draw(st.integers(2, max_side)), draw(st.integers(2, max_side)), draw(st.integers(2, 4)))
+    return sizes, draw(st.integers(3, 12)), draw(st.integers(0, 2**31 - 1))
+
+
+@st.composite
+def obs_layer_case(draw, max_rows=4, max_cols=8):
+    """(rows, cols, samples, seed): a Linear weight (rows, cols) and a calibration set of ``samples`` > cols
+    inputs, so that H = 2XᵀX/N is invertible without damping."""
+    rows, cols = draw(st.integers(1, max_rows)), draw(st.integers(2, max_cols))
+    return rows, cols, draw(st.integers(cols + 4, 4 * cols + 8)), draw(st.integers(0, 2**31 - 1))

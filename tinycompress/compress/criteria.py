@@ -130,7 +130,7 @@ def snip(model, loader, loss_fn=None, batches: int = 1, layers=None) -> dict:
         model.train(was_training)
     raw = [np.abs(_effective(m) * a / len(got)) for m, a in zip(layers, acc)]
     total = sum(float(r.sum(dtype=np.float64)) for r in raw) or 1.0
-    return {m: (r / np.float32(total)).astype(r.dtype) for m, r in zip(layers, raw)}
+    return {m: r / r.dtype.type(total) for m, r in zip(layers, raw)}
 
 
 def hessian_diagonal(closure, params, samples: int = 16, exact: bool = False, max_exact: int = 20000,

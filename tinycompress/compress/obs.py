@@ -19,9 +19,10 @@ block of columns the weights of least saliency are pruned and each pruned (or ke
 spread over the columns right of it (δ = −(err / U_jj) U_j,·, the same closed form in U's basis). Then
 (``refit``) each row's kept weights K take their exact optimum for the chosen mask,
 
-    ŵ_K = w_K + H_KK⁻¹ H_K,P w_P       (least squares: E minimal with ŵ_P = 0),
+    ŵ_K = w_K + H_KK⁻¹ H_K,P w_P  =  (w − H⁻¹_·P (H⁻¹_PP)⁻¹ w_P)_K     (E minimal with ŵ_P = 0),
 
-which for a single pruned weight is the closed form above. :func:`obs_prune_model` prunes a model's
+solved in whichever form is smaller (|K| or |P| unknowns); for a single pruned weight it is the closed
+form above. :func:`obs_prune_model` prunes a model's
 layers in order, each with H measured on the inputs the already-pruned layers before it produce,
 and writes torch's re-parametrisation (``weight_orig`` holds the updated weights, ``weight_mask`` the
 mask), so everything else (schedules, checkpoints, export to CSR) reads it as any pruned layer.
@@ -111,9 +112,11 @@ def obs_update(w: np.ndarray, Hinv: np.ndarray, q: int):
 
 
 def reconstruction_error(w_new: np.ndarray, w: np.ndarray, H: np.ndarray) -> np.ndarray:
-    """½ δᵀ H δ per row, δ = w_new − w (rows of (out, in) arrays)."""
+    """½ δᵀ H δ per row, δ = w_new − w (rows of (out, in) arrays; a number for one row given as a vector)."""
     delta = np.asarray(w_new, np.float64) - np.asarray(w, np.float64)
-    return 0.5 * np.einsum("ri,ij,rj->r", delta, np.asarray(H, np.float64), delta)
+    d2 = np.atleast_2d(delta)
+    err = 0.5 * ((d2 @ np.asarray(H, np.float64)) * d2).sum(1)
+    return err[0] if delta.ndim == 1 else err
 
 
 def _counts(total: int, sizes: list[int]) -> list[int]:
@@ -164,14 +167,15 @@ def obs_prune_weight(W: np.ndarray, H: np.ndarray, sparsity: float, mask: np.nda
         keep[:, i1:i2] = m1
     if refit:
         for r in range(rows):
-            K = np.flatnonzero(keep[r])
-            P = np.flatnonzero(~keep[r])
-            out = np.zeros(cols)
-            if K.size and P.size:
-                out[K] = W0[r, K] + np.linalg.solve(Hd[np.ix_(K, K)], Hd[np.ix_(K, P)] @ W0[r, P])
-            elif K.size:
-                out[K] = W0[r, K]
-            Wk[r] = out
+            K, P = np.flatnonzero(keep[r]), np.flatnonzero(~keep[r])
+            if not P.size:
+                Wk[r] = W0[r]
+            elif K.size <= P.size:      # ŵ_K = w_K + H_KK⁻¹ H_KP w_P: a |K|-sized solve
+                Wk[r] = 0.0
+                if K.size:
+                    Wk[r, K] = W0[r, K] + np.linalg.solve(Hd[np.ix_(K, K)], Hd[np.ix_(K, P)] @ W0[r, P])
+            else:                       # the same optimum as OBS's group removal: −H⁻¹_·P (H⁻¹_PP)⁻¹ w_P
+                Wk[r] = W0[r] - Hinv[:, P] @ np.linalg.solve(Hinv[np.ix_(P, P)], W0[r, P])
     Wk[~keep] = 0.0
     return Wk.astype(np.float32).reshape(W.shape), keep.reshape(W.shape).astype(np.asarray(W).dtype)
 
