@@ -147,7 +147,7 @@ def _report_arguments(parser) -> None:
 
 def compare_arguments(parser) -> None:
     """``tinycompress compare`` (and ``examples/compare.py``)."""
-    from .compare import METHODS
+    from .compare import ALL_METHODS, METHODS
     parser.add_argument("--epochs", type=int, default=3, help="epochs per method, the same budget for all (default 3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=os.path.join("runs", "compare"), help="folder for compare.json/.md/.png "
@@ -157,7 +157,8 @@ def compare_arguments(parser) -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="at most this many batches per epoch (smoke runs)")
     parser.add_argument("--sparsity", type=float, default=0.9, help="pruned method: fraction of weights removed")
     parser.add_argument("--energy", type=float, default=0.9, help="low-rank method: singular-value energy kept")
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=list(METHODS),
+                        help=f"default: {' '.join(METHODS)}; pruned-obs adds one-shot layer-wise OBS")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 

