@@ -60,13 +60,15 @@ def deployed_accuracy(model, test_loader, meta) -> tuple[float, int]:
         return correct / total, deployed.nbytes
 
 
-def prune_once(model, method, targets, train_loader, recipe, calib_batches, movement_steps):
+def prune_once(model, method, targets, train_loader, recipe, calib_batches, movement_steps, obs_rounds=6):
+    """Prune ``model`` one-shot to the per-layer ``targets`` by ``method``."""
     if method == "movement":
         opt = make_optimizer(dataclasses.replace(recipe, lr=0.1 * recipe.lr), model.parameters())
         scores = criteria.movement(model, _cycle(train_loader), opt, batches=movement_steps)
         prune.prune_to_sparsity(model, targets, "l1", importance_scores=scores)
         return
-    prune.prune_model(model, targets, method, loader=train_loader, batches=calib_batches)
+    extra = {"rounds": obs_rounds} if method == "obs" else {}
+    prune.prune_model(model, targets, method, loader=train_loader, batches=calib_batches, **extra)
 
 
 def _cycle(loader):
@@ -76,7 +78,11 @@ def _cycle(loader):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--checkpoint", required=True, help="a dense run's last.npz (tinycompress train)")
+    ap.add_argument("--checkpoint", default=None, help="a dense run's last.npz (tinycompress train); without it the "
+                    "dense --model is trained here first (--dense-epochs)")
+    ap.add_argument("--model", default="lenet300_100", choices=["lenet300_100", "lenet5"])
+    ap.add_argument("--dense-epochs", type=int, default=None, help="without --checkpoint (default: the recipe's)")
+    ap.add_argument("--max-steps", type=int, default=None, help="batches per epoch (smoke runs)")
     ap.add_argument("--data", default=None)
     ap.add_argument("--criteria", nargs="+", default=["l1", "taylor", "snip", "obd", "movement", "obs"],
                     choices=["l1", "taylor", "snip", "obd", "movement", "obs"])
@@ -84,25 +90,40 @@ def main(argv=None):
     ap.add_argument("--rates", choices=["han", "uniform"], default="han")
     ap.add_argument("--calib-batches", type=int, default=64)
     ap.add_argument("--movement-steps", type=int, default=200)
+    ap.add_argument("--obs-rounds", type=int, default=6, help="layer-wise OBS rounds (each re-measures H)")
     ap.add_argument("--retrain-epochs", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=None, help="JSON file for the results")
     args = ap.parse_args(argv)
 
-    dense, config, _ = model_from_checkpoint(args.checkpoint)
-    name = config["model"]
-    recipe = models.Recipe(**config["recipe"])
-    train_loader, test_loader = mnist_loaders(recipe, root=args.data)
+    if args.checkpoint:
+        dense, config, _ = model_from_checkpoint(args.checkpoint)
+        name, recipe = config["model"], models.Recipe(**config["recipe"])
+        train_loader, test_loader = mnist_loaders(recipe, root=args.data)
+    else:
+        tc.manual_seed(args.seed)
+        name, recipe = args.model, models.recipe(args.model)
+        dense = models.build(name)
+        train_loader, test_loader = mnist_loaders(recipe, root=args.data)
+        fit(dense, make_optimizer(recipe, dense.parameters()), train_loader, args.dense_epochs or recipe.epochs,
+            progress=False, max_steps_per_epoch=args.max_steps, log=lambda m: None)
+
+    def fresh():
+        model = models.build(name)
+        prune.restore_pruning(model, dense.state_dict())
+        model.load_state_dict(dense.state_dict())
+        return model
     dense_acc, dense_bytes = deployed_accuracy(dense, test_loader, {"model": name})
     print(f"{name} dense: deployed accuracy {dense_acc:.4f} ({dense_bytes:,} bytes)", flush=True)
     rows = []
     for method in args.criteria:
         for s in args.sparsities:
             tc.manual_seed(args.seed)
-            model, _, _ = model_from_checkpoint(args.checkpoint)
+            model = fresh()
             targets = layer_targets(model, name, s, args.rates)
             started = time.perf_counter()
-            prune_once(model, method, targets, train_loader, recipe, args.calib_batches, args.movement_steps)
+            prune_once(model, method, targets, train_loader, recipe, args.calib_batches, args.movement_steps,
+                       args.obs_rounds)
             seconds = time.perf_counter() - started
             table = prune.sparsity_table(model)
             kept = sum(r["kept"] for r in table) / sum(r["weights"] for r in table)
@@ -112,7 +133,7 @@ def main(argv=None):
             if args.retrain_epochs:
                 opt = make_optimizer(dataclasses.replace(recipe, lr=0.1 * recipe.lr), model.parameters())
                 fit(model, opt, train_loader, args.retrain_epochs, test_loader=None, progress=False,
-                    log=lambda m: None)
+                    max_steps_per_epoch=args.max_steps, log=lambda m: None)
                 row["retrained_acc"], row["bytes"] = deployed_accuracy(model, test_loader, {"model": name})
                 row["retrain_epochs"] = args.retrain_epochs
             rows.append(row)

@@ -212,3 +212,11 @@ def test_scores_drive_every_entry_point():
         prune.prune_to_sparsity(net, 0.5, importance_scores={net[0]: np.ones((2, 2))})
     with pytest.raises(ValueError, match="unknown pruning method"):
         prune.prune_model(net, 0.5, "hessian")
+
+
+def test_per_layer_targets_rank_by_the_scores_too():
+    net, s = _scored_net()
+    prune.prune_to_sparsity(net, {"0": 0.5, "2": 0.5}, "l1", importance_scores=s)
+    for m in (net[0], net[2]):
+        cut = np.sort(s[m].reshape(-1))[round(0.5 * s[m].size) - 1]
+        np.testing.assert_array_equal(m.weight_mask.array, (s[m] > cut).astype(np.float32))

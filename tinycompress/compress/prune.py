@@ -119,7 +119,8 @@ def prune_to_sparsity(model, sparsity: float, method: str = "l1", scope: str = "
         if scope != "layer":
             raise ValueError("per-layer sparsities (a dict) need scope='layer'")
         for name, s_layer in sparsity.items():
-            prune_to_sparsity(model, s_layer, method, "layer", [named[name]], n=n, dim=dim)
+            prune_to_sparsity(model, s_layer, method, "layer", [named[name]], n=n, dim=dim,
+                              importance_scores=importance_scores)
         return
     if method not in ("l1", "random", "ln"):
         hint = " (scored criteria go through prune_model, or pass importance_scores with method 'l1')" \
