@@ -282,8 +282,9 @@ class _PruningCallback(Callback):
             self._movement.accumulate()
 
     def _prune(self, trainer, target) -> None:
-        prune_model(trainer.model, target, self.method, self.scope, loader=trainer.train_loader,
-                    loss_fn=trainer.loss_fn, batches=self.calib_batches, movement_scores=self._movement)
+        prune_model(trainer.model, target, self.method, self.scope, loader=getattr(trainer, "train_loader", None),
+                    loss_fn=getattr(trainer, "loss_fn", None), batches=self.calib_batches,
+                    movement_scores=self._movement)
 
 
 class OneShotPruning(_PruningCallback):
