@@ -14,6 +14,8 @@ RUNS = {
     "mnist_bnn.py": ["--epochs", "1", "--max-steps", "3"] + NO_DATA,
     "bnn_conv.py": ["--epochs", "1", "--max-steps", "2", "--batch-size", "16", "--cifar", "/nonexistent"] + NO_DATA,
     "sparse_mlp.py": ["--epochs", "1", "--max-steps", "3"] + NO_DATA,
+    "prune_criteria.py": ["--dense-epochs", "1", "--max-steps", "3", "--sparsities", "0.9", "--calib-batches", "1",
+                          "--criteria", "taylor", "obs", "--obs-rounds", "1", "--retrain-epochs", "1"] + NO_DATA,
     "prune_lenet.py": ["--dense-epochs", "1", "--stages", "2", "--stage-epochs", "1", "--max-steps", "3"] + NO_DATA,
     "svd_training.py": ["--samples", "64", "--epochs", "1", "--finetune-epochs", "1", "--max-steps", "3",
                         "--sweep", "0.9"] + NO_DATA,

@@ -148,7 +148,7 @@ def _report_arguments(parser) -> None:
 
 def compare_arguments(parser) -> None:
     """``tinycompress compare`` (and ``examples/compare.py``)."""
-    from .compare import METHODS
+    from .compare import ALL_METHODS, METHODS
     parser.add_argument("--epochs", type=int, default=3, help="epochs per method, the same budget for all (default 3)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--out", default=os.path.join("runs", "compare"), help="folder for compare.json/.md/.png "
@@ -158,7 +158,8 @@ def compare_arguments(parser) -> None:
     parser.add_argument("--max-steps", type=int, default=None, help="at most this many batches per epoch (smoke runs)")
     parser.add_argument("--sparsity", type=float, default=0.9, help="pruned method: fraction of weights removed")
     parser.add_argument("--energy", type=float, default=0.9, help="low-rank method: singular-value energy kept")
-    parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
+    parser.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=list(METHODS),
+                        help=f"default: {' '.join(METHODS)}; pruned-obs adds one-shot layer-wise OBS")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
 
 
@@ -181,14 +182,28 @@ def _family_train_arguments(train) -> None:
     binary.add_argument("--clip-weights", action="store_true",
                         help="clip binarized layers' latent weights to [-1, 1] after every step (BNN paper)")
     pruning = train.add_argument_group("pruning (any model with Linear/Conv2d layers)")
-    pruning.add_argument("--prune", choices=["l1", "random", "ln"], default=None,
-                         help="prune by weight magnitude (l1), at random, or whole neurons/filters by L2 norm (ln)")
+    pruning.add_argument("--prune", choices=["l1", "random", "ln", "taylor", "obd", "obs", "movement", "snip"],
+                         default=None,
+                         help="prune by weight magnitude (l1), at random, whole neurons/filters by L2 norm (ln), or by "
+                              "the loss: first-order Taylor |w·g| (taylor), Optimal Brain Damage ½H_ii·w² with "
+                              "Hutchinson's Hessian diagonal (obd), layer-wise Optimal Brain Surgeon, which also "
+                              "updates the kept weights (obs), movement −Σw·g while training (movement), SNIP's "
+                              "|w·g| (snip; at initialisation with --prune-schedule oneshot)")
     pruning.add_argument("--sparsity", type=float, default=None, help="fraction of weights removed (default 0.9)")
     pruning.add_argument("--prune-schedule", choices=["oneshot", "iterative", "gradual"], default=None,
                          help="iterative: Han et al. 2015 (1 dense epoch, then 3 prune/retrain stages at 0.1x lr); "
                               "gradual: Zhu & Gupta 2017's cubic ramp; oneshot: prune before the first epoch "
                               "(default: iterative)")
     pruning.add_argument("--prune-scope", choices=["layer", "global"], default=None, help="default: layer")
+    pruning.add_argument("--prune-stages", type=int, default=None, help="iterative schedule: prune/retrain stages "
+                         "(default 3)")
+    pruning.add_argument("--rewind", type=_rewind_spec, default=None, metavar="init|K",
+                         help="lottery tickets (Frankle & Carbin): after each iterative stage's pruning, rewind the "
+                              "surviving weights to their initial values (init) or to those after step K, clear the "
+                              "optimizer state and retrain at the full lr; the epochs are split into "
+                              "prune-stages + 1 equal rounds")
+    pruning.add_argument("--calib-batches", type=int, default=None, help="training batches the loss-aware "
+                         "criteria (taylor, obd, snip, obs) measure on (default 16)")
     lowrank = train.add_argument_group("low-rank (models with LinearSVD/Conv2dSVD layers, e.g. svd_mlp)")
     lowrank.add_argument("--svd-lambda-o", type=float, default=None, help="orthogonality regulariser weight "
                          "(default: 0, off)")
@@ -202,9 +217,23 @@ def _family_train_arguments(train) -> None:
     lowrank.add_argument("--finetune-lr", type=float, default=None, help="fine-tuning lr (default: 0.1x --lr)")
 
 
+def _rewind_spec(text: str):
+    """``--rewind``: 'init' or a step number K >= 0 (0 is init)."""
+    if text == "init":
+        return "init"
+    try:
+        step = int(text)
+    except ValueError:
+        step = -1
+    if step < 0:
+        raise argparse.ArgumentTypeError(f"bad --rewind {text!r}: use init or a step number K >= 0")
+    return "init" if step == 0 else step
+
+
 #: the family flags and what each means when not given
 FAMILY_DEFAULTS = {"clip_weights": False, "prune": None, "sparsity": 0.9, "prune_schedule": "iterative",
-                   "prune_scope": "layer", "svd_lambda_o": None, "svd_lambda_s": None, "svd_sparsity": "hoyer",
+                   "prune_scope": "layer", "prune_stages": None, "rewind": None, "calib_batches": 16,
+                   "svd_lambda_o": None, "svd_lambda_s": None, "svd_sparsity": "hoyer",
                    "svd_truncate": None, "finetune_epochs": 1, "finetune_lr": None}
 _FAMILY_KEYS = set(FAMILY_DEFAULTS)
 
@@ -223,7 +252,9 @@ def _family_callbacks(family: dict, recipe, model) -> list:
         from .compress.prune import make_pruning_callback, prepare_model
         prepare_model(model)                  # before the optimizer: fresh and resumed runs order params alike
         callbacks.append(make_pruning_callback(family["prune"], family["sparsity"], family["prune_schedule"],
-                                               family["prune_scope"], epochs=recipe.epochs))
+                                               family["prune_scope"], epochs=recipe.epochs,
+                                               rewind=family.get("rewind"), stages=family.get("prune_stages"),
+                                               calib_batches=family.get("calib_batches") or 16))
     if family.get("svd_lambda_o") is not None or family.get("svd_lambda_s") is not None:
         from .compress.lowrank import SVDRegularizer
         callbacks.append(SVDRegularizer(family.get("svd_lambda_o") or 0.0, family.get("svd_lambda_s") or 0.0,
@@ -235,7 +266,8 @@ def _check_numbers(args) -> None:
     """Every numeric train flag in its range, before anything runs (argparse checks only the type)."""
     def bad(key, rule):
         raise CLIError(f"{_flag(key)} {getattr(args, key)} is not valid: it must be {rule}")
-    for key in ("epochs", "batch_size", "test_batch_size", "max_steps", "finetune_epochs"):
+    for key in ("epochs", "batch_size", "test_batch_size", "max_steps", "finetune_epochs", "prune_stages",
+                "calib_batches"):
         value = getattr(args, key)
         if value is not None and value < 1:
             bad(key, "a whole number >= 1")
@@ -258,7 +290,8 @@ def _check_numbers(args) -> None:
 def _check_family(name: str, family: dict, epochs: int) -> None:
     """Refuse family flags that would do nothing on this model or without their companion flag."""
     given = {k for k, v in family.items() if v is not None and v is not False}
-    needs = {"sparsity": "prune", "prune_schedule": "prune", "prune_scope": "prune",
+    needs = {"sparsity": "prune", "prune_schedule": "prune", "prune_scope": "prune", "prune_stages": "prune",
+             "rewind": "prune", "calib_batches": "prune",
              "finetune_epochs": "svd_truncate", "finetune_lr": "svd_truncate", "svd_sparsity": "svd_lambda_s"}
     for key, companion in needs.items():
         if key in given and companion not in given:
@@ -276,7 +309,23 @@ def _check_family(name: str, family: dict, epochs: int) -> None:
         if not any(isinstance(m, SVD_LAYERS) for m in layers):
             raise CLIError(f"{_flag(svd_flags[0])}: model {name} has no LinearSVD/Conv2dSVD layers; drop the flag "
                            "or choose a low-rank model (e.g. svd_mlp)")
-    if family.get("prune") and (family.get("prune_schedule") or "iterative") == "iterative" and epochs < 2:
+    method, schedule = family.get("prune"), family.get("prune_schedule") or "iterative"
+    if family.get("rewind") is not None:
+        if schedule != "iterative":
+            raise CLIError(f"--rewind rewinds after each stage of the iterative schedule; --prune-schedule {schedule} "
+                           "has no stages: drop --rewind or use --prune-schedule iterative")
+        rounds = (family.get("prune_stages") or 3) + 1
+        if epochs < rounds:
+            raise CLIError(f"--rewind splits training into prune-stages + 1 = {rounds} rounds of whole epochs, so "
+                           f"--epochs {epochs} is too few: give --epochs {rounds} or more")
+    if family.get("prune_stages") is not None and schedule != "iterative":
+        raise CLIError(f"--prune-stages counts the stages of the iterative schedule, not of {schedule}")
+    if method == "obs" and family.get("prune_scope") == "global":
+        raise CLIError("--prune obs is layer-wise (each layer's own reconstruction): drop --prune-scope global")
+    if method == "movement" and schedule == "oneshot":
+        raise CLIError("--prune movement ranks by −Σw·g accumulated while training, which is empty before the first "
+                       "step: use --prune-schedule iterative or gradual")
+    if method and (family.get("prune_schedule") or "iterative") == "iterative" and epochs < 2:
         raise CLIError(f"--prune-schedule iterative trains 1 dense epoch before pruning, so --epochs {epochs} would "
                        "prune nothing; give --epochs 2 or more, or use --prune-schedule oneshot or gradual")
 

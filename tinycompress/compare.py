@@ -11,6 +11,10 @@ inputs normalised with the MNIST mean/std:
 * ``pruned``    -- the dense network pruned by magnitude (Han et al. 2015's iterative schedule): one dense
   epoch, then ``min(3, epochs - 1)`` prune-and-retrain stages reaching ``sparsity`` of all weights (global
   magnitude ranking), retraining at 0.1× lr.
+* ``pruned-obs`` (on request, ``--methods ... pruned-obs``) -- the second-order point: the dense network
+  trained ``epochs - 1`` epochs, pruned one-shot to ``sparsity`` in every layer by layer-wise OBS
+  (:mod:`~tinycompress.compress.obs`, 16 calibration batches; it also updates the kept weights), then
+  fine-tuned one epoch at 0.1× lr.
 * ``low-rank``  -- ``svd_mlp`` trained ``epochs - 1`` epochs with the orthogonality (λ_o = 0.1) and Hoyer
   (λ_s = 0.01) regularisers, truncated to ``energy`` of each layer's Σs², fine-tuned one epoch at 0.1× lr.
 
@@ -30,15 +34,18 @@ import os
 import numpy as np
 
 METHODS = ("dense", "binarized", "pruned", "low-rank")
+#: every method compare can run: the default four and the second-order pruned point
+ALL_METHODS = METHODS + ("pruned-obs",)
 SCHEMA = "tinycompress.compare/1"
 INPUT_SHAPE = (1, 784)
 #: lr per method (Adam); the binarized one is seed 000's.
-LR = {"dense": 1e-3, "binarized": 1e-2, "pruned": 1e-3, "low-rank": 1e-3}
+LR = {"dense": 1e-3, "binarized": 1e-2, "pruned": 1e-3, "low-rank": 1e-3, "pruned-obs": 1e-3}
 DESCRIPTION = {
     "dense": "784-300-100-10, float32",
     "binarized": "binary weights and activations (seed 000), BN, float last layer",
     "pruned": "iterative magnitude pruning (Han et al.)",
     "low-rank": "SVD training + truncation + fine-tune (Yang et al.)",
+    "pruned-obs": "one-shot layer-wise OBS + 1 epoch fine-tune (Hassibi & Stork; SparseGPT)",
 }
 
 
@@ -93,6 +100,16 @@ def _train(method, loaders, epochs, sparsity, energy, max_steps, progress, log):
                                     start_epoch=1 if rest > 0 else 0, method="l1", scope="global", lr_factor=0.1)
         history = _fit(model, recipe, loaders, epochs, [schedule], max_steps, progress, log)
         meta["stages"] = stages
+    elif method == "pruned-obs":
+        from .compress.obs import obs_prune_model
+        from .compress.prune import prepare_model, sparsity_table
+        model = prepare_model(models.build("svd_mlp_dense"))
+        history = _fit(model, recipe, loaders, max(epochs - 1, 1), [], max_steps, progress, log)
+        obs_prune_model(model, sparsity, loaders[0], batches=16, log=log)
+        if epochs > 1:
+            finetune = dataclasses.replace(recipe, lr=0.1 * recipe.lr)
+            history += _fit(model, finetune, loaders, 1, [], max_steps, progress, log)
+        meta["kept"] = [r["kept_fraction"] for r in sparsity_table(model)]
     elif method == "low-rank":
         from .compress.lowrank import SVDRegularizer, format_summary, truncate
         model = models.build("svd_mlp")
@@ -104,7 +121,7 @@ def _train(method, loaders, epochs, sparsity, energy, max_steps, progress, log):
         history += _fit(model, finetune, loaders, 1, [], max_steps, progress, log)
         meta["truncation"] = summary
     else:
-        raise ValueError(f"unknown method {method!r}; choose from {METHODS}")
+        raise ValueError(f"unknown method {method!r}; choose from {ALL_METHODS}")
     return model, history, meta
 
 
@@ -149,9 +166,9 @@ def run_compare(epochs: int = 3, seed: int = 0, out_dir="runs/compare", data=Non
         raise ValueError(f"run_compare: epochs must be >= 1, got {epochs}")
     if not 0.9 <= sparsity < 1.0:
         raise ValueError(f"run_compare: sparsity={sparsity} must be in [0.9, 1)")
-    unknown = [m for m in methods if m not in METHODS]
+    unknown = [m for m in methods if m not in ALL_METHODS]
     if unknown:
-        raise ValueError(f"run_compare: unknown methods {unknown}; choose from {METHODS}")
+        raise ValueError(f"run_compare: unknown methods {unknown}; choose from {ALL_METHODS}")
     os.makedirs(out_dir, exist_ok=True)
     loaders = mnist_loaders(_recipe("dense"), root=data)      # one pipeline; only the lr differs per method
     train_set = loaders[0].dataset

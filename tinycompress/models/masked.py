@@ -1,4 +1,5 @@
-"""Masked / pruned models: seed 002's Network (``sparse_mlp``) and Han et al.'s LeNet-300-100 (``lenet300_100``)."""
+"""Masked / pruned models: seed 002's Network (``sparse_mlp``) and the two networks Han et al. prune,
+LeNet-300-100 (``lenet300_100``) and Caffe's LeNet-5 (``lenet5``)."""
 from __future__ import annotations
 
 from collections import OrderedDict
@@ -43,4 +44,23 @@ def lenet300_100(in_features: int = 784, num_classes: int = 10):
         ("fc1", nn.Linear(in_features, 300)), ("relu1", nn.ReLU()),
         ("fc2", nn.Linear(300, 100)), ("relu2", nn.ReLU()),
         ("fc3", nn.Linear(100, num_classes)),
+    ]))
+
+
+# Han et al. 2015 prune Caffe's LeNet-5 (its examples/mnist/lenet.prototxt): two 5×5 convolutions of 20 and
+# 50 filters, each followed by 2×2 max pooling (no ReLU after them, as Caffe's), then 800 → 500 → ReLU → 10.
+# Caffe's solver: SGD lr 0.01, momentum 0.9, weight decay 5e-4, batch 64, pixels scaled to [0, 1]
+# (10,000 iterations ≈ 11 epochs, with its "inv" lr decay; we keep the lr constant over 12 epochs).
+@register("lenet5", Recipe(optimizer="sgd", lr=0.01, batch_size=64, test_batch_size=1000, epochs=12,
+                           normalize="unit", input="image",
+                           optimizer_kwargs={"momentum": 0.9, "weight_decay": 5e-4}, seed_doc="002"))
+def lenet5(num_classes: int = 10):
+    """LeNet-5, Caffe's 20-50-500 variant (431K weights): conv 1→20 5×5, maxpool 2, conv 20→50 5×5,
+    maxpool 2, flatten (800), fc 800→500, ReLU, fc 500→10."""
+    return nn.Sequential(OrderedDict([
+        ("conv1", nn.Conv2d(1, 20, 5)), ("pool1", nn.MaxPool2d(2)),
+        ("conv2", nn.Conv2d(20, 50, 5)), ("pool2", nn.MaxPool2d(2)),
+        ("flatten", nn.Flatten()),
+        ("fc1", nn.Linear(800, 500)), ("relu1", nn.ReLU()),
+        ("fc2", nn.Linear(500, num_classes)),
     ]))

@@ -578,3 +578,22 @@ def _conv_geometry(draw, d, small, transposed):
     return (draw(st.integers(1, 2)), c_in, c_out, groups, kernel, stride, padding, dilation, out_pad,
             tuple(sizes))
 
+
+
+# =====================================================================================
+# Section: loss-aware pruning (tests/compress/test_criteria.py, test_obs.py, test_lottery.py)
+# =====================================================================================
+@st.composite
+def small_mlp_case(draw, max_side=5):
+    """(sizes, batch, seed): a Linear-ReLU-Linear net in→hidden→out and a batch size, small enough for
+    exact Hessians (at most 5·5 + 5·5 weights)."""
+    sizes = (draw(st.integers(2, max_side)), draw(st.integers(2, max_side)), draw(st.integers(2, 4)))
+    return sizes, draw(st.integers(3, 12)), draw(st.integers(0, 2**31 - 1))
+
+
+@st.composite
+def obs_layer_case(draw, max_rows=4, max_cols=8):
+    """(rows, cols, samples, seed): a Linear weight (rows, cols) and a calibration set of ``samples`` > cols
+    inputs, so that H = 2XᵀX/N is invertible without damping."""
+    rows, cols = draw(st.integers(1, max_rows)), draw(st.integers(2, max_cols))
+    return rows, cols, draw(st.integers(cols + 4, 4 * cols + 8)), draw(st.integers(0, 2**31 - 1))
