@@ -55,6 +55,7 @@ from ..nn import functional as F
 from ..ops._util import as_tensor
 from ..tensor import Tensor
 from .binary import straight_through
+from .deploy.runtime import affine_codes
 
 # torch's names for dtypes and schemes (strings here: tinycompress has no quantized tensors)
 quint8, qint8 = "quint8", "qint8"
@@ -104,15 +105,11 @@ def _qparams(x: np.ndarray, scale, zero_point, axis):
 
 def quantize_codes(x: np.ndarray, scale, zero_point, quant_min: int, quant_max: int, axis=None):
     """(q − z as float32 integers, mask) of the module docstring's affine quantization, in torch's float32 order:
-    ``q = clamp(z + nearbyint(x·(1/s)), quant_min, quant_max)``; ``mask`` = the pre-clamp value in range."""
+    ``q = clamp(z + nearbyint(x·(1/s)), quant_min, quant_max)``; ``mask`` = the pre-clamp value in range.
+    The NumPy kernel is the deployed runtime's (:func:`~.deploy.runtime.affine_codes`): one implementation."""
     _check_range(quant_min, quant_max)
-    s, inv, z = _qparams(x, scale, zero_point, axis)
-    t = np.rint(x.astype(np.float32, copy=False) * inv)       # np.rint: round half to even, as nearbyint
-    t += z
-    inside = (t >= quant_min) & (t <= quant_max)
-    np.clip(t, quant_min, quant_max, out=t)
-    t -= z
-    return t, inside
+    s, _, z = _qparams(x, scale, zero_point, axis)
+    return affine_codes(x, s, z, quant_min, quant_max)
 
 
 def _check_range(quant_min, quant_max):
