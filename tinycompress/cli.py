@@ -125,9 +125,17 @@ def _parser() -> argparse.ArgumentParser:
                         parents=[debug])
     ex.add_argument("--checkpoint", required=True)
     ex.add_argument("--out", required=True, help="the deployed file to write (never the checkpoint itself)")
-    ex.add_argument("--format", choices=["auto", "dense", "sparse", "factorized", "packed"], default="auto",
-                    help="default auto: the model family's format (dense float, CSR, thin factors, packed bits)")
+    ex.add_argument("--format", choices=["auto", "dense", "sparse", "factorized", "packed", "quantized"],
+                    default="auto", help="default auto: the model family's format (dense float, CSR, thin factors, "
+                    "packed bits, integer codes)")
     ex.add_argument("--force", action="store_true", help="replace --out if it exists")
+    ex.add_argument("--ptq", type=int, default=None, metavar="BITS", help="post-training quantization: BITS-bit "
+                    "weights (2-8) for the checkpoint's Linear/Conv2d layers, calibrated on training batches, no "
+                    "retraining")
+    ex.add_argument("--act-bits", type=int, default=None, help="with --ptq: bits of the layers' inputs (default: BITS)")
+    ex.add_argument("--calibration-batches", type=int, default=16, help="with --ptq: training batches the observers "
+                    "see (default 16)")
+    ex.add_argument("--data", default=None, help="with --ptq: the MNIST folder to calibrate on")
 
     _report_arguments(sub.add_parser("report", help="per-layer parameters, bytes and MACs of a checkpoint (its "
                                      "export measured) or a deployed file", parents=[debug]))
@@ -199,12 +207,24 @@ def _family_train_arguments(train) -> None:
     lowrank.add_argument("--finetune-epochs", type=int, default=None, help="epochs of fine-tuning after "
                          "truncation (default: 1)")
     lowrank.add_argument("--finetune-lr", type=float, default=None, help="fine-tuning lr (default: 0.1x --lr)")
+    quant = train.add_argument_group("k-bit quantization-aware training (any model with Linear/Conv2d layers)")
+    quant.add_argument("--bits", type=int, default=None, help="train with BITS-bit weights (2-8, per output channel): "
+                       "every Linear/Conv2d becomes a QuantLinear/QuantConv2d (post-training: export --ptq)")
+    quant.add_argument("--act-bits", type=int, default=None, help="bits of the layers' inputs (default: --bits)")
+    quant.add_argument("--quantizer", choices=["affine", "dorefa"], default=None,
+                       help="affine: torch's FakeQuantize with observers; dorefa: DoReFa-Net's (default: affine)")
+    distill = train.add_argument_group("distillation (any model)")
+    distill.add_argument("--teacher", default=None, metavar="CKPT", help="distil from this trained checkpoint "
+                         "(Hinton et al.: alpha*T^2*KL(teacher || student at temperature T) + (1-alpha)*CE)")
+    distill.add_argument("--distill-temperature", type=float, default=None, help="T (default 4)")
+    distill.add_argument("--distill-alpha", type=float, default=None, help="weight of the soft term (default 0.9)")
 
 
 #: the family flags and what each means when not given
 FAMILY_DEFAULTS = {"clip_weights": False, "prune": None, "sparsity": 0.9, "prune_schedule": "iterative",
                    "prune_scope": "layer", "svd_lambda_o": None, "svd_lambda_s": None, "svd_sparsity": "hoyer",
-                   "svd_truncate": None, "finetune_epochs": 1, "finetune_lr": None}
+                   "svd_truncate": None, "finetune_epochs": 1, "finetune_lr": None, "bits": None, "act_bits": None,
+                   "quantizer": "affine", "teacher": None, "distill_temperature": 4.0, "distill_alpha": 0.9}
 _FAMILY_KEYS = set(FAMILY_DEFAULTS)
 
 
@@ -252,13 +272,24 @@ def _check_numbers(args) -> None:
         bad("sparsity", "a fraction in [0, 1)")
     if args.svd_truncate is not None and not 0.0 < args.svd_truncate <= 1.0:
         bad("svd_truncate", "an energy fraction in (0, 1]")
+    for key in ("bits", "act_bits"):
+        if getattr(args, key) is not None and not 2 <= getattr(args, key) <= 8:
+            bad(key, "a whole number of bits in [2, 8]")
+    if args.distill_temperature is not None and not (math.isfinite(args.distill_temperature)
+                                                     and args.distill_temperature > 0):
+        bad("distill_temperature", "a finite number > 0")
+    if args.distill_alpha is not None and not 0.0 <= args.distill_alpha <= 1.0:
+        bad("distill_alpha", "a fraction in [0, 1]")
+    if args.teacher is not None:
+        _load_run_checkpoint(args.teacher, "--teacher")
 
 
 def _check_family(name: str, family: dict, epochs: int) -> None:
     """Refuse family flags that would do nothing on this model or without their companion flag."""
     given = {k for k, v in family.items() if v is not None and v is not False}
     needs = {"sparsity": "prune", "prune_schedule": "prune", "prune_scope": "prune",
-             "finetune_epochs": "svd_truncate", "finetune_lr": "svd_truncate", "svd_sparsity": "svd_lambda_s"}
+             "finetune_epochs": "svd_truncate", "finetune_lr": "svd_truncate", "svd_sparsity": "svd_lambda_s",
+             "act_bits": "bits", "quantizer": "bits", "distill_temperature": "teacher", "distill_alpha": "teacher"}
     for key, companion in needs.items():
         if key in given and companion not in given:
             raise CLIError(f"{_flag(key)} does nothing without {_flag(companion)}; add {_flag(companion)} or drop it")
@@ -422,11 +453,21 @@ def model_from_checkpoint(path, flag: str = "--checkpoint"):
     return _build_from_checkpoint(state, path), state["config"], state
 
 
+def build_model(config: dict):
+    """The registered model a run's config names, freshly built, its layers quantized if the run is (``--bits``)."""
+    model = models.build(config["model"])
+    family = config.get("family", {})
+    if family.get("bits"):
+        from .compress.quant import quantize_model
+        quantize_model(model, family["bits"], family.get("act_bits"), family.get("quantizer") or "affine")
+    return model
+
+
 def _build_from_checkpoint(state: dict, path: str):
     config = state["config"]
     if config["model"] not in models.names():
         raise CLIError(f"{path}: model {config['model']!r} is not one this version knows ({', '.join(models.names())})")
-    model = models.build(config["model"])
+    model = build_model(config)
     try:
         load_model_state(model, state["model"])
     except (KeyError, ValueError, RuntimeError) as error:
@@ -493,7 +534,7 @@ def cmd_train(args) -> int:
 
     tc.manual_seed(config["seed"])
     if state is None:
-        model = models.build(config["model"])
+        model = build_model(config)
     phases = _phases(config)
     try:
         with np.errstate(over="ignore", invalid="ignore"):    # a diverging run is reported once, below
@@ -553,6 +594,7 @@ def _run_phase(args, config, model, out, state, history, data, run) -> list[dict
     run["checkpoint"] = checkpoint               # its saved_epoch: what Ctrl-C or a NaN leaves on disk
     callbacks += [_PhaseTag(offset, config["phase"]), checkpoint, MetricsLogger(os.path.join(out, "metrics.jsonl"))]
     trainer = Trainer(model, optimizer, train_loader, epochs=recipe.epochs, scheduler=scheduler,
+                      loss_fn=_distillation(family, recipe, model),
                       test_loader=test_loader, callbacks=callbacks, progress=not args.no_progress,
                       max_steps_per_epoch=args.max_steps)
     start = 0
@@ -566,6 +608,30 @@ def _run_phase(args, config, model, out, state, history, data, run) -> list[dict
           f"{recipe.optimizer} lr {recipe.lr}, batch {recipe.batch_size}, scheduler {recipe.scheduler}; "
           f"testing on {args._test_set}; writing {out}/")
     return trainer.fit(start_epoch=start)
+
+
+_NORMALIZE = {"half": (0.5, 0.5), "mnist": (0.1307, 0.3081), "unit": (0.0, 1.0)}
+
+
+def _distillation(family: dict, recipe, model):
+    """The run's loss: a DistillationLoss from ``--teacher`` (its inputs re-normalised and reshaped from the
+    student's recipe to the teacher's), or None (cross-entropy)."""
+    if not family.get("teacher"):
+        return None
+    from .compress.distill import DistillationLoss
+    teacher, config, _ = model_from_checkpoint(family["teacher"], "--teacher")
+    theirs = config["recipe"]
+    if "image32x3" in (recipe.input, theirs.get("input")) and recipe.input != theirs.get("input"):
+        raise CLIError(f"--teacher {family['teacher']}: its input layout {theirs.get('input')!r} cannot be made from "
+                       f"the student's {recipe.input!r}")
+    (ms, ss), (mt, st) = _NORMALIZE[recipe.normalize], _NORMALIZE[theirs.get("normalize", "half")]
+    shape = (-1, 784) if theirs.get("input", "flat") == "flat" else (-1, 1, 28, 28)
+
+    def teacher_input(x):                     # pixel = x·σ_s + μ_s, then the teacher's normalisation and layout
+        if (ms, ss) != (mt, st):
+            x = (x * ss + ms - mt) * (1.0 / st)
+        return x.reshape(shape) if recipe.input != theirs.get("input", "flat") else x
+    return DistillationLoss(model, teacher, family["distill_temperature"], family["distill_alpha"], teacher_input)
 
 
 def _load_deployed(path: str):
@@ -605,6 +671,25 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _post_training_quantize(args, model, config) -> dict:
+    """``export --ptq``: quantize the checkpoint's float layers and calibrate them on training batches (seed 0)."""
+    import tinycompress as tc
+    from .compress.quant import QUANT_LAYERS, calibrate, quantize_model
+    from .models import mnist_loaders
+    for key, value in (("ptq", args.ptq), ("act_bits", args.act_bits)):
+        if value is not None and not 2 <= value <= 8:
+            raise CLIError(f"{_flag(key)} {value} is not valid: it must be a whole number of bits in [2, 8]")
+    if args.calibration_batches < 1:
+        raise CLIError(f"--calibration-batches {args.calibration_batches} is not valid: it must be a whole number >= 1")
+    if any(isinstance(m, QUANT_LAYERS) for m in model.modules()):
+        raise CLIError(f"--ptq: {args.checkpoint} is already quantized (trained with --bits); export it without --ptq")
+    quantize_model(model, args.ptq, args.act_bits)
+    tc.manual_seed(0)
+    train_loader, _ = mnist_loaders(models.Recipe(**config["recipe"]), root=_find_data(args.data), quiet=True)
+    calibrate(model, train_loader, max_batches=args.calibration_batches)
+    return {"bits": args.ptq, "act_bits": args.act_bits or args.ptq, "calibration_batches": args.calibration_batches}
+
+
 def cmd_export(args) -> int:
     from .compress.deploy import export
     if os.path.exists(args.out):
@@ -616,7 +701,12 @@ def cmd_export(args) -> int:
         if not args.force:
             raise CLIError(f"--out {args.out} exists; pass --force to replace it, or choose another --out")
     model, config, _ = model_from_checkpoint(args.checkpoint)
-    deployed = export(model, format=args.format, meta={"model": config["model"], "recipe": config["recipe"]})
+    meta = {"model": config["model"], "recipe": config["recipe"]}
+    if args.ptq is not None:
+        meta["ptq"] = _post_training_quantize(args, model, config)
+    elif args.act_bits is not None:
+        raise CLIError("--act-bits does nothing without --ptq; add --ptq BITS or drop it")
+    deployed = export(model, format=args.format, meta=meta)
     deployed.save(args.out)
     print(f"wrote {args.out}: {deployed.nbytes:,} bytes deployed ({deployed.format})")
     return 0
