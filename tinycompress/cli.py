@@ -111,6 +111,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar (nor progress lines)")
     train.add_argument("--max-steps", type=int, default=None, help="at most this many steps per epoch "
                        "(smoke runs; default: every batch)")
+    train.add_argument("--init", default=None, metavar="CKPT", help="start from the weights of this checkpoint of the "
+                       "same model (e.g. QAT or pruning fine-tuning a trained float run)")
     _family_train_arguments(train)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint (or a deployed file) on the MNIST test set",
@@ -224,7 +226,8 @@ def _family_train_arguments(train) -> None:
 FAMILY_DEFAULTS = {"clip_weights": False, "prune": None, "sparsity": 0.9, "prune_schedule": "iterative",
                    "prune_scope": "layer", "svd_lambda_o": None, "svd_lambda_s": None, "svd_sparsity": "hoyer",
                    "svd_truncate": None, "finetune_epochs": 1, "finetune_lr": None, "bits": None, "act_bits": None,
-                   "quantizer": "affine", "teacher": None, "distill_temperature": 4.0, "distill_alpha": 0.9}
+                   "quantizer": "affine", "teacher": None, "distill_temperature": 4.0, "distill_alpha": 0.9,
+                   "init": None}
 _FAMILY_KEYS = set(FAMILY_DEFAULTS)
 
 
@@ -282,6 +285,8 @@ def _check_numbers(args) -> None:
         bad("distill_alpha", "a fraction in [0, 1]")
     if args.teacher is not None:
         _load_run_checkpoint(args.teacher, "--teacher")
+    if args.init is not None:
+        _load_run_checkpoint(args.init, "--init")
 
 
 def _check_family(name: str, family: dict, epochs: int) -> None:
@@ -453,14 +458,27 @@ def model_from_checkpoint(path, flag: str = "--checkpoint"):
     return _build_from_checkpoint(state, path), state["config"], state
 
 
-def build_model(config: dict):
-    """The registered model a run's config names, freshly built, its layers quantized if the run is (``--bits``)."""
+def build_model(config: dict, init: bool = False):
+    """The registered model a run's config names, freshly built -- or, with ``init``, given the weights of the
+    run's ``--init`` checkpoint (which must hold the same model) -- its layers quantized if the run is (``--bits``)."""
     model = models.build(config["model"])
     family = config.get("family", {})
+    if init and family.get("init"):
+        start, start_config, _ = model_from_checkpoint(family["init"], "--init")
+        if start_config["model"] != config["model"]:
+            raise CLIError(f"--init {family['init']} holds a {start_config['model']}, not a {config['model']}")
+        if any(isinstance(m, _quant_layers()) for m in start.modules()) and family.get("bits"):
+            raise CLIError(f"--init {family['init']} is already quantized; give it without --bits to continue it")
+        model = start
     if family.get("bits"):
         from .compress.quant import quantize_model
         quantize_model(model, family["bits"], family.get("act_bits"), family.get("quantizer") or "affine")
     return model
+
+
+def _quant_layers():
+    from .compress.quant import QUANT_LAYERS
+    return QUANT_LAYERS
 
 
 def _build_from_checkpoint(state: dict, path: str):
@@ -534,7 +552,7 @@ def cmd_train(args) -> int:
 
     tc.manual_seed(config["seed"])
     if state is None:
-        model = build_model(config)
+        model = build_model(config, init=True)
     phases = _phases(config)
     try:
         with np.errstate(over="ignore", invalid="ignore"):    # a diverging run is reported once, below

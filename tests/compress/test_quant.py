@@ -448,10 +448,16 @@ def test_cli_qat_ptq_and_teacher(tiny_mnist, tmp_path, capsys):
     deployed = load_deployed(tmp_path / "p8.npz")
     assert deployed.format == "quantized" and deployed.meta["ptq"]["bits"] == 8
     assert 3.9 < 266_610 * 4 / deployed.nbytes < 4.0
-    # distillation from the float run into a 2-bit student
-    assert cli.main(["train", "--model", "lenet300_100", "--bits", "2", "--teacher", str(tmp_path / "f" / "last.npz"),
+    # QAT fine-tuning of the float run (--init) at 2 bits, distilled from it (--teacher); it resumes as configured
+    f = str(tmp_path / "f" / "last.npz")
+    assert cli.main(["train", "--model", "lenet300_100", "--bits", "2", "--init", f, "--teacher", f,
                      "--distill-temperature", "2", "--out", str(tmp_path / "kd")] + small) == 0
+    model, config, _ = cli.model_from_checkpoint(tmp_path / "kd" / "last.npz")
+    assert config["family"]["init"] == f and config["family"]["teacher"] == f
+    assert all(m.bits == 2 for m in model.modules() if isinstance(m, Q.QUANT_LAYERS))
     capsys.readouterr()
+    assert cli.main(["train", "--out", str(tmp_path / "kd"), "--resume", "--bits", "4"] + small[-3:]) == 2
+    assert "--bits 4 (the run has 2)" in capsys.readouterr().err
     for bad, message in ((["--bits", "9"], "--bits 9"), (["--act-bits", "4"], "--act-bits does nothing without --bits"),
                          (["--distill-alpha", "0.5"], "without --teacher")):
         assert cli.main(["train", "--model", "lenet300_100", "--out", str(tmp_path / "bad")] + bad) == 2
