@@ -169,6 +169,10 @@ def compare_arguments(parser) -> None:
     parser.add_argument("--energy", type=float, default=0.9, help="low-rank method: singular-value energy kept")
     parser.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--curves", action="store_true", help="sweep each family over its knob (binarized layers, "
+                        "sparsity 80-98%%, energy 0.8-0.99, 8/4/2 bits PTQ and QAT) and plot one curve per family: "
+                        "writes curves.json/.md/.png (--sparsity, --energy and --methods are not used)")
+    parser.add_argument("--quick", action="store_true", help="with --curves: a small sweep (two points per family)")
 
 
 def _recipe_table() -> str:
@@ -773,8 +777,13 @@ def cmd_compare(args) -> int:
     """Run :func:`~tinycompress.compare.run_compare` with the parsed flags."""
     import time
 
-    from .compare import run_compare
+    from .compare import run_compare, run_curves
     started = time.perf_counter()
+    if getattr(args, "curves", False):
+        run_curves(args.epochs, args.seed, args.out, data=args.data, max_steps=args.max_steps,
+                   progress=not args.no_progress, quick=args.quick)
+        print(f"wrote {os.path.join(args.out, 'curves.json')} and curves.md in {time.perf_counter() - started:.0f} s")
+        return 0
     run_compare(args.epochs, args.seed, args.out, data=args.data, max_steps=args.max_steps,
                 progress=not args.no_progress, methods=tuple(args.methods), sparsity=args.sparsity,
                 energy=args.energy)
@@ -794,6 +803,8 @@ def _check_compare(args) -> None:
         raise CLIError(f"--energy {args.energy} is not valid: it must be an energy fraction in (0, 1]")
     if args.seed < 0:
         raise CLIError(f"--seed {args.seed} is not valid: it must be a whole number >= 0")
+    if getattr(args, "quick", False) and not getattr(args, "curves", False):
+        raise CLIError("--quick makes the --curves sweep small; add --curves or drop it")
     _prepare_out(args.out, resume=True, overwrite=False)      # a folder, writable (its files are replaced)
     args.data = _find_data(args.data)
 
