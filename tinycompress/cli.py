@@ -6,7 +6,10 @@
     tinycompress train --out runs/conv --resume      # continue a stopped run exactly
     tinycompress eval --checkpoint runs/conv/last.npz
     tinycompress export --checkpoint runs/conv/last.npz --out deployed.npz && tinycompress report --packed deployed.npz
-    tinycompress compare --epochs 3                  # the three families side by side
+    tinycompress train --model lenet300_100 --bits 4                            # 4-bit quantization-aware training
+    tinycompress export --checkpoint runs/lenet300_100/last.npz --ptq 8 --out int8.npz   # post-training int8
+    tinycompress train --model bnn_mlp --teacher runs/lenet300_100/last.npz      # distilled from a float teacher
+    tinycompress compare --epochs 3                  # the families side by side (--curves: each over its knob)
 
 Every default comes from the model's recipe (``tinycompress.models.recipe(name)``); flags
 override it. Runs write ``OUT/metrics.jsonl`` (one JSON object per epoch), ``OUT/last.npz``
