@@ -341,6 +341,11 @@ def test_integer_gemm_is_exact_within_its_bound_and_falls_back_beyond(k, exact32
     np.testing.assert_array_equal(y, op(x))
     if not exact32:                                                          # the bound matters here
         assert not np.array_equal(cx.astype(np.float32) @ w.T.astype(np.float32), exact.astype(np.float32))
+    layer.train()                                                            # the float64 path is differentiable
+    xg = tc.tensor(x[:2], requires_grad=True)
+    layer(xg).sum().backward()
+    assert layer.weight.grad.dtype == tc.float32 and np.abs(layer.weight.grad.array).sum() > 0
+    assert xg.grad.shape == (2, k)
 
 
 @given(seed=seeds(), width=st.sampled_from([2, 4]), signed=st.booleans(), k=st.integers(1, 13))
