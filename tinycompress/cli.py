@@ -471,7 +471,7 @@ def build_model(config: dict, init: bool = False):
     model = models.build(config["model"])
     family = config.get("family", {})
     if init and family.get("init"):
-        start, start_config, _ = model_from_checkpoint(family["init"], "--init")
+        start, start_config, _ = _side_model(family["init"], "--init")
         if start_config["model"] != config["model"]:
             raise CLIError(f"--init {family['init']} holds a {start_config['model']}, not a {config['model']}")
         if any(isinstance(m, _quant_layers()) for m in start.modules()) and family.get("bits"):
@@ -481,6 +481,18 @@ def build_model(config: dict, init: bool = False):
         from .compress.quant import quantize_model
         quantize_model(model, family["bits"], family.get("act_bits"), family.get("quantizer") or "affine")
     return model
+
+
+def _side_model(path, flag):
+    """``model_from_checkpoint`` that leaves the library generator as it was: a teacher or an --init source
+    changes neither the run's initialisation nor its batch order (a run with --teacher sees the batches the
+    same run without it sees)."""
+    from .random import get_rng_state, set_rng_state
+    state = get_rng_state()
+    try:
+        return model_from_checkpoint(path, flag)
+    finally:
+        set_rng_state(state)
 
 
 def _quant_layers():
@@ -644,7 +656,7 @@ def _distillation(family: dict, recipe, model):
     if not family.get("teacher"):
         return None
     from .compress.distill import DistillationLoss
-    teacher, config, _ = model_from_checkpoint(family["teacher"], "--teacher")
+    teacher, config, _ = _side_model(family["teacher"], "--teacher")
     theirs = config["recipe"]
     if "image32x3" in (recipe.input, theirs.get("input")) and recipe.input != theirs.get("input"):
         raise CLIError(f"--teacher {family['teacher']}: its input layout {theirs.get('input')!r} cannot be made from "

@@ -453,6 +453,11 @@ def test_cli_qat_ptq_and_teacher(tiny_mnist, tmp_path, capsys):
     deployed = load_deployed(tmp_path / "p8.npz")
     assert deployed.format == "quantized" and deployed.meta["ptq"]["bits"] == 8
     assert 3.9 < 266_610 * 4 / deployed.nbytes < 4.0
+    # a teacher weighted 0 changes nothing: the run (init, batches, steps) is the one without a teacher
+    assert cli.main(["train", "--model", "lenet300_100", "--teacher", str(tmp_path / "f" / "last.npz"), "--distill-alpha",
+                     "0", "--out", str(tmp_path / "f0")] + small) == 0
+    a, b = tc.load(tmp_path / "f" / "last.npz")["model"], tc.load(tmp_path / "f0" / "last.npz")["model"]
+    assert all(np.array_equal(a[k], b[k]) for k in a)
     # QAT fine-tuning of the float run (--init) at 2 bits, distilled from it (--teacher); it resumes as configured
     f = str(tmp_path / "f" / "last.npz")
     assert cli.main(["train", "--model", "lenet300_100", "--bits", "2", "--init", f, "--teacher", f,
