@@ -479,7 +479,10 @@ def build_model(config: dict, init: bool = False):
         model = start
     if family.get("bits"):
         from .compress.quant import quantize_model
-        quantize_model(model, family["bits"], family.get("act_bits"), family.get("quantizer") or "affine")
+        try:
+            quantize_model(model, family["bits"], family.get("act_bits"), family.get("quantizer") or "affine")
+        except ValueError as error:
+            raise CLIError(f"--bits: {error}") from None
     return model
 
 

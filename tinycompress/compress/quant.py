@@ -618,6 +618,9 @@ def quantize_model(model, bits=8, act_bits=None, quantizer="affine", skip=()):
             full = f"{name}.{child_name}" if name else child_name
             if child is None or full in skip or isinstance(child, QUANT_LAYERS):
                 continue
+            if "weight_mask" in child._buffers:
+                raise ValueError(f"quantize_model: layer {full!r} is pruned (weight_mask); quantizing a pruned layer "
+                                 "is not supported yet (its mask would be lost)")
             if type(child) is nn.Linear:
                 q = QuantLinear(child.in_features, child.out_features, child.bias is not None, bits, act_bits, quantizer)
             elif type(child) is nn.Conv2d:
@@ -644,8 +647,8 @@ def calibrate(model, batches, max_batches=None):
     model.eval()
     for fq in fqs:
         fq.train()
-        fq.activation_post_process.reset_min_max_vals() if hasattr(fq.activation_post_process,
-                                                                   "reset_min_max_vals") else None
+        if hasattr(fq.activation_post_process, "reset_min_max_vals"):       # (fixed qparams have none)
+            fq.activation_post_process.reset_min_max_vals()
     disable_fake_quant(model)
     enable_observer(model)
     seen = 0
