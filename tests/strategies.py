@@ -20,7 +20,7 @@ from tinycompress.testing.strategies import (  # noqa: F401
     linear_cases, loader_sizes, masked_linear_case, matmul_shapes, nadam_kwargs, normalize_params, optim_lrs,
     optim_problems, optim_values, pair_loss_cases, pruning_amounts, python_scalars, radam_kwargs, reduce_dims,
     rmsprop_kwargs, same_size_shape, scheduler_lrs, scheduler_specs, seeds, sgd_kwargs, shapes, sides, ste_arrays,
-    small_mlp_case, obs_layer_case, tensors, uint8_images, untied_pair, upstream)
+    small_mlp_case, obs_layer_case, quant_ranges, fake_quant_inputs, tensors, uint8_images, untied_pair, upstream)
 
 # the private names the file had before the kit, for tests written against it
 from tinycompress.testing.core import _as_array, _second_order, _torch_dtype_name, flat as _flat  # noqa: E402,F401

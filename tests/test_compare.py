@@ -73,3 +73,29 @@ def test_pareto_front():
     # (bytes, accuracy): the second is dominated by the first (bigger and less accurate)
     assert pareto_front([(10, 0.9), (20, 0.8), (30, 0.95), (5, 0.5)]) == [True, False, True, True]
     assert pareto_front([(10, 0.9), (10, 0.9)]) == [True, True]          # ties dominate nothing
+
+
+def test_curves_points_are_deployed_files_and_reproducible_by_seed(tmp_path, bundled):
+    """A quick sweep of two families: every point measured on its own deployed file, the PTQ points quantize
+    the dense run, and the same seed gives the same points."""
+    from tinycompress.compare import QUICK_SWEEPS, run_curves
+    from tinycompress.compress.deploy import load_deployed
+
+    def run(out):
+        return run_curves(epochs=1, seed=5, out_dir=str(out), max_steps=2, progress=False, quick=True,
+                          families=["binarized", "quantized"], log=lambda message: None)
+    a, b = run(tmp_path / "a"), run(tmp_path / "b")
+    points = a["points"]
+    assert [(p["family"], p["knob"]) for p in points] == [("binarized", "2 binary layers"), ("quantized", "PTQ 8-bit"),
+                                                          ("quantized", "QAT 4-bit")]
+    assert len(points) == sum(len(QUICK_SWEEPS[f]) for f in ("binarized", "quantized"))
+    for p in points:
+        deployed = load_deployed(tmp_path / "a" / p["deployed_file"])
+        assert p["bytes"] == deployed.nbytes and p["format"] == deployed.format
+    by_knob = {p["knob"]: p for p in points}
+    assert by_knob["PTQ 8-bit"]["epochs"] == 0 and by_knob["QAT 4-bit"]["epochs"] == 1
+    assert by_knob["QAT 4-bit"]["bytes"] < by_knob["PTQ 8-bit"]["bytes"] < 266_610 * 4 / 3.9
+    assert any(p["pareto"] for p in points)
+    for pa, pb in zip(points, b["points"]):
+        assert (pa["accuracy"], pa["bytes"], pa["knob"]) == (pb["accuracy"], pb["bytes"], pb["knob"])
+    assert (tmp_path / "a" / "curves.md").read_text().startswith("| family |")

@@ -6,7 +6,10 @@
     tinycompress train --out runs/conv --resume      # continue a stopped run exactly
     tinycompress eval --checkpoint runs/conv/last.npz
     tinycompress export --checkpoint runs/conv/last.npz --out deployed.npz && tinycompress report --packed deployed.npz
-    tinycompress compare --epochs 3                  # the three families side by side
+    tinycompress train --model lenet300_100 --bits 4                            # 4-bit quantization-aware training
+    tinycompress export --checkpoint runs/lenet300_100/last.npz --ptq 8 --out int8.npz   # post-training int8
+    tinycompress train --model bnn_mlp --teacher runs/lenet300_100/last.npz      # distilled from a float teacher
+    tinycompress compare --epochs 3                  # the families side by side (--curves: each over its knob)
 
 Every default comes from the model's recipe (``tinycompress.models.recipe(name)``); flags
 override it. Runs write ``OUT/metrics.jsonl`` (one JSON object per epoch), ``OUT/last.npz``
@@ -112,6 +115,8 @@ def _parser() -> argparse.ArgumentParser:
     train.add_argument("--no-progress", action="store_true", help="no progress bar (nor progress lines)")
     train.add_argument("--max-steps", type=int, default=None, help="at most this many steps per epoch "
                        "(smoke runs; default: every batch)")
+    train.add_argument("--init", default=None, metavar="CKPT", help="start from the weights of this checkpoint of the "
+                       "same model (e.g. QAT or pruning fine-tuning a trained float run)")
     _family_train_arguments(train)
 
     ev = sub.add_parser("eval", help="evaluate a checkpoint (or a deployed file) on the MNIST test set",
@@ -126,9 +131,17 @@ def _parser() -> argparse.ArgumentParser:
                         parents=[debug])
     ex.add_argument("--checkpoint", required=True)
     ex.add_argument("--out", required=True, help="the deployed file to write (never the checkpoint itself)")
-    ex.add_argument("--format", choices=["auto", "dense", "sparse", "factorized", "packed"], default="auto",
-                    help="default auto: the model family's format (dense float, CSR, thin factors, packed bits)")
+    ex.add_argument("--format", choices=["auto", "dense", "sparse", "factorized", "packed", "quantized"],
+                    default="auto", help="default auto: the model family's format (dense float, CSR, thin factors, "
+                    "packed bits, integer codes)")
     ex.add_argument("--force", action="store_true", help="replace --out if it exists")
+    ex.add_argument("--ptq", type=int, default=None, metavar="BITS", help="post-training quantization: BITS-bit "
+                    "weights (2-8) for the checkpoint's Linear/Conv2d layers, calibrated on training batches, no "
+                    "retraining")
+    ex.add_argument("--act-bits", type=int, default=None, help="with --ptq: bits of the layers' inputs (default: BITS)")
+    ex.add_argument("--calibration-batches", type=int, default=16, help="with --ptq: training batches the observers "
+                    "see (default 16)")
+    ex.add_argument("--data", default=None, help="with --ptq: the MNIST folder to calibrate on")
 
     _report_arguments(sub.add_parser("report", help="per-layer parameters, bytes and MACs of a checkpoint (its "
                                      "export measured) or a deployed file", parents=[debug]))
@@ -161,6 +174,10 @@ def compare_arguments(parser) -> None:
     parser.add_argument("--methods", nargs="+", choices=ALL_METHODS, default=list(METHODS),
                         help=f"default: {' '.join(METHODS)}; pruned-obs adds one-shot layer-wise OBS")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--curves", action="store_true", help="sweep each family over its knob (binarized layers, "
+                        "sparsity 80-98%%, energy 0.8-0.99, 8/4/2 bits PTQ and QAT) and plot one curve per family: "
+                        "writes curves.json/.md/.png (--sparsity, --energy and --methods are not used)")
+    parser.add_argument("--quick", action="store_true", help="with --curves: a small sweep (two points per family)")
 
 
 def _recipe_table() -> str:
@@ -215,6 +232,17 @@ def _family_train_arguments(train) -> None:
     lowrank.add_argument("--finetune-epochs", type=int, default=None, help="epochs of fine-tuning after "
                          "truncation (default: 1)")
     lowrank.add_argument("--finetune-lr", type=float, default=None, help="fine-tuning lr (default: 0.1x --lr)")
+    quant = train.add_argument_group("k-bit quantization-aware training (any model with Linear/Conv2d layers)")
+    quant.add_argument("--bits", type=int, default=None, help="train with BITS-bit weights (2-8, per output channel): "
+                       "every Linear/Conv2d becomes a QuantLinear/QuantConv2d (post-training: export --ptq)")
+    quant.add_argument("--act-bits", type=int, default=None, help="bits of the layers' inputs (default: --bits)")
+    quant.add_argument("--quantizer", choices=["affine", "dorefa"], default=None,
+                       help="affine: torch's FakeQuantize with observers; dorefa: DoReFa-Net's (default: affine)")
+    distill = train.add_argument_group("distillation (any model)")
+    distill.add_argument("--teacher", default=None, metavar="CKPT", help="distil from this trained checkpoint "
+                         "(Hinton et al.: alpha*T^2*KL(teacher || student at temperature T) + (1-alpha)*CE)")
+    distill.add_argument("--distill-temperature", type=float, default=None, help="T (default 4)")
+    distill.add_argument("--distill-alpha", type=float, default=None, help="weight of the soft term (default 0.9)")
 
 
 def _rewind_spec(text: str):
@@ -234,7 +262,9 @@ def _rewind_spec(text: str):
 FAMILY_DEFAULTS = {"clip_weights": False, "prune": None, "sparsity": 0.9, "prune_schedule": "iterative",
                    "prune_scope": "layer", "prune_stages": None, "rewind": None, "calib_batches": 16,
                    "svd_lambda_o": None, "svd_lambda_s": None, "svd_sparsity": "hoyer",
-                   "svd_truncate": None, "finetune_epochs": 1, "finetune_lr": None}
+                   "svd_truncate": None, "finetune_epochs": 1, "finetune_lr": None, "bits": None, "act_bits": None,
+                   "quantizer": "affine", "teacher": None, "distill_temperature": 4.0, "distill_alpha": 0.9,
+                   "init": None}
 _FAMILY_KEYS = set(FAMILY_DEFAULTS)
 
 
@@ -285,6 +315,18 @@ def _check_numbers(args) -> None:
         bad("sparsity", "a fraction in [0, 1)")
     if args.svd_truncate is not None and not 0.0 < args.svd_truncate <= 1.0:
         bad("svd_truncate", "an energy fraction in (0, 1]")
+    for key in ("bits", "act_bits"):
+        if getattr(args, key) is not None and not 2 <= getattr(args, key) <= 8:
+            bad(key, "a whole number of bits in [2, 8]")
+    if args.distill_temperature is not None and not (math.isfinite(args.distill_temperature)
+                                                     and args.distill_temperature > 0):
+        bad("distill_temperature", "a finite number > 0")
+    if args.distill_alpha is not None and not 0.0 <= args.distill_alpha <= 1.0:
+        bad("distill_alpha", "a fraction in [0, 1]")
+    if args.teacher is not None:
+        _load_run_checkpoint(args.teacher, "--teacher")
+    if args.init is not None:
+        _load_run_checkpoint(args.init, "--init")
 
 
 def _check_family(name: str, family: dict, epochs: int) -> None:
@@ -292,7 +334,8 @@ def _check_family(name: str, family: dict, epochs: int) -> None:
     given = {k for k, v in family.items() if v is not None and v is not False}
     needs = {"sparsity": "prune", "prune_schedule": "prune", "prune_scope": "prune", "prune_stages": "prune",
              "rewind": "prune", "calib_batches": "prune",
-             "finetune_epochs": "svd_truncate", "finetune_lr": "svd_truncate", "svd_sparsity": "svd_lambda_s"}
+             "finetune_epochs": "svd_truncate", "finetune_lr": "svd_truncate", "svd_sparsity": "svd_lambda_s",
+             "act_bits": "bits", "quantizer": "bits", "distill_temperature": "teacher", "distill_alpha": "teacher"}
     for key, companion in needs.items():
         if key in given and companion not in given:
             raise CLIError(f"{_flag(key)} does nothing without {_flag(companion)}; add {_flag(companion)} or drop it")
@@ -481,11 +524,49 @@ def model_from_checkpoint(path, flag: str = "--checkpoint"):
     return _build_from_checkpoint(state, path), state["config"], state
 
 
+def build_model(config: dict, init: bool = False):
+    """The registered model a run's config names, freshly built -- or, with ``init``, given the weights of the
+    run's ``--init`` checkpoint (which must hold the same model) -- its layers quantized if the run is (``--bits``)."""
+    model = models.build(config["model"])
+    family = config.get("family", {})
+    if init and family.get("init"):
+        start, start_config, _ = _side_model(family["init"], "--init")
+        if start_config["model"] != config["model"]:
+            raise CLIError(f"--init {family['init']} holds a {start_config['model']}, not a {config['model']}")
+        if any(isinstance(m, _quant_layers()) for m in start.modules()) and family.get("bits"):
+            raise CLIError(f"--init {family['init']} is already quantized; give it without --bits to continue it")
+        model = start
+    if family.get("bits"):
+        from .compress.quant import quantize_model
+        try:
+            quantize_model(model, family["bits"], family.get("act_bits"), family.get("quantizer") or "affine")
+        except ValueError as error:
+            raise CLIError(f"--bits: {error}") from None
+    return model
+
+
+def _side_model(path, flag):
+    """``model_from_checkpoint`` that leaves the library generator as it was: a teacher or an --init source
+    changes neither the run's initialisation nor its batch order (a run with --teacher sees the batches the
+    same run without it sees)."""
+    from .random import get_rng_state, set_rng_state
+    state = get_rng_state()
+    try:
+        return model_from_checkpoint(path, flag)
+    finally:
+        set_rng_state(state)
+
+
+def _quant_layers():
+    from .compress.quant import QUANT_LAYERS
+    return QUANT_LAYERS
+
+
 def _build_from_checkpoint(state: dict, path: str):
     config = state["config"]
     if config["model"] not in models.names():
         raise CLIError(f"{path}: model {config['model']!r} is not one this version knows ({', '.join(models.names())})")
-    model = models.build(config["model"])
+    model = build_model(config)
     try:
         load_model_state(model, state["model"])
     except (KeyError, ValueError, RuntimeError) as error:
@@ -552,7 +633,7 @@ def cmd_train(args) -> int:
 
     tc.manual_seed(config["seed"])
     if state is None:
-        model = models.build(config["model"])
+        model = build_model(config, init=True)
     phases = _phases(config)
     try:
         with np.errstate(over="ignore", invalid="ignore"):    # a diverging run is reported once, below
@@ -622,6 +703,7 @@ def _run_phase(args, config, model, out, state, history, data, run) -> list[dict
         run["grad_flow_callback"] = flow
     callbacks += [checkpoint, MetricsLogger(os.path.join(out, "metrics.jsonl"))]
     trainer = Trainer(model, optimizer, train_loader, epochs=recipe.epochs, scheduler=scheduler,
+                      loss_fn=_distillation(family, recipe, model),
                       test_loader=test_loader, callbacks=callbacks, progress=not args.no_progress,
                       max_steps_per_epoch=args.max_steps)
     start = 0
@@ -638,6 +720,30 @@ def _run_phase(args, config, model, out, state, history, data, run) -> list[dict
     if run.get("grad_flow_callback") is not None:
         run["grad_flow"] = run["grad_flow_callback"].history
     return history
+
+
+_NORMALIZE = {"half": (0.5, 0.5), "mnist": (0.1307, 0.3081), "unit": (0.0, 1.0)}
+
+
+def _distillation(family: dict, recipe, model):
+    """The run's loss: a DistillationLoss from ``--teacher`` (its inputs re-normalised and reshaped from the
+    student's recipe to the teacher's), or None (cross-entropy)."""
+    if not family.get("teacher"):
+        return None
+    from .compress.distill import DistillationLoss
+    teacher, config, _ = _side_model(family["teacher"], "--teacher")
+    theirs = config["recipe"]
+    if "image32x3" in (recipe.input, theirs.get("input")) and recipe.input != theirs.get("input"):
+        raise CLIError(f"--teacher {family['teacher']}: its input layout {theirs.get('input')!r} cannot be made from "
+                       f"the student's {recipe.input!r}")
+    (ms, ss), (mt, st) = _NORMALIZE[recipe.normalize], _NORMALIZE[theirs.get("normalize", "half")]
+    shape = (-1, 784) if theirs.get("input", "flat") == "flat" else (-1, 1, 28, 28)
+
+    def teacher_input(x):                     # pixel = x·σ_s + μ_s, then the teacher's normalisation and layout
+        if (ms, ss) != (mt, st):
+            x = (x * ss + ms - mt) * (1.0 / st)
+        return x.reshape(shape) if recipe.input != theirs.get("input", "flat") else x
+    return DistillationLoss(model, teacher, family["distill_temperature"], family["distill_alpha"], teacher_input)
 
 
 def _load_deployed(path: str):
@@ -677,6 +783,25 @@ def cmd_eval(args) -> int:
     return 0
 
 
+def _post_training_quantize(args, model, config) -> dict:
+    """``export --ptq``: quantize the checkpoint's float layers and calibrate them on training batches (seed 0)."""
+    import tinycompress as tc
+    from .compress.quant import QUANT_LAYERS, calibrate, quantize_model
+    from .models import mnist_loaders
+    for key, value in (("ptq", args.ptq), ("act_bits", args.act_bits)):
+        if value is not None and not 2 <= value <= 8:
+            raise CLIError(f"{_flag(key)} {value} is not valid: it must be a whole number of bits in [2, 8]")
+    if args.calibration_batches < 1:
+        raise CLIError(f"--calibration-batches {args.calibration_batches} is not valid: it must be a whole number >= 1")
+    if any(isinstance(m, QUANT_LAYERS) for m in model.modules()):
+        raise CLIError(f"--ptq: {args.checkpoint} is already quantized (trained with --bits); export it without --ptq")
+    quantize_model(model, args.ptq, args.act_bits)
+    tc.manual_seed(0)
+    train_loader, _ = mnist_loaders(models.Recipe(**config["recipe"]), root=_find_data(args.data), quiet=True)
+    calibrate(model, train_loader, max_batches=args.calibration_batches)
+    return {"bits": args.ptq, "act_bits": args.act_bits or args.ptq, "calibration_batches": args.calibration_batches}
+
+
 def cmd_export(args) -> int:
     from .compress.deploy import export
     if os.path.exists(args.out):
@@ -688,7 +813,12 @@ def cmd_export(args) -> int:
         if not args.force:
             raise CLIError(f"--out {args.out} exists; pass --force to replace it, or choose another --out")
     model, config, _ = model_from_checkpoint(args.checkpoint)
-    deployed = export(model, format=args.format, meta={"model": config["model"], "recipe": config["recipe"]})
+    meta = {"model": config["model"], "recipe": config["recipe"]}
+    if args.ptq is not None:
+        meta["ptq"] = _post_training_quantize(args, model, config)
+    elif args.act_bits is not None:
+        raise CLIError("--act-bits does nothing without --ptq; add --ptq BITS or drop it")
+    deployed = export(model, format=args.format, meta=meta)
     deployed.save(args.out)
     print(f"wrote {args.out}: {deployed.nbytes:,} bytes deployed ({deployed.format})")
     return 0
@@ -737,8 +867,13 @@ def cmd_compare(args) -> int:
     """Run :func:`~tinycompress.compare.run_compare` with the parsed flags."""
     import time
 
-    from .compare import run_compare
+    from .compare import run_compare, run_curves
     started = time.perf_counter()
+    if getattr(args, "curves", False):
+        run_curves(args.epochs, args.seed, args.out, data=args.data, max_steps=args.max_steps,
+                   progress=not args.no_progress, quick=args.quick)
+        print(f"wrote {os.path.join(args.out, 'curves.json')} and curves.md in {time.perf_counter() - started:.0f} s")
+        return 0
     run_compare(args.epochs, args.seed, args.out, data=args.data, max_steps=args.max_steps,
                 progress=not args.no_progress, methods=tuple(args.methods), sparsity=args.sparsity,
                 energy=args.energy)
@@ -758,6 +893,8 @@ def _check_compare(args) -> None:
         raise CLIError(f"--energy {args.energy} is not valid: it must be an energy fraction in (0, 1]")
     if args.seed < 0:
         raise CLIError(f"--seed {args.seed} is not valid: it must be a whole number >= 0")
+    if getattr(args, "quick", False) and not getattr(args, "curves", False):
+        raise CLIError("--quick makes the --curves sweep small; add --curves or drop it")
     _prepare_out(args.out, resume=True, overwrite=False)      # a folder, writable (its files are replaced)
     args.data = _find_data(args.data)
 

@@ -269,3 +269,169 @@ def plot_compare(result: dict, path: str) -> str | None:
     fig.savefig(path, dpi=120)
     plt.close(fig)
     return path
+
+
+# ------------------------------------------------------------------------------------------------
+# curves: each family swept over its knob
+# ------------------------------------------------------------------------------------------------
+#: each family's knob and the values swept (``quick``: a small sweep). Binarized: how many of the two hidden
+#: layers are binary; pruned: sparsity; low-rank: kept energy; quantized: PTQ of the dense run (no training
+#: of its own) or QAT from scratch, at 8/4/2 bits (weights and inputs).
+SWEEPS = {"dense": [None], "binarized": [1, 2], "pruned": [0.8, 0.9, 0.95, 0.98], "low-rank": [0.8, 0.9, 0.95, 0.99],
+          "quantized": [("ptq", 8), ("ptq", 4), ("qat", 8), ("qat", 4), ("qat", 2)]}
+QUICK_SWEEPS = {"dense": [None], "binarized": [2], "pruned": [0.9, 0.98], "low-rank": [0.8, 0.95],
+                "quantized": [("ptq", 8), ("qat", 4)]}
+CURVES_SCHEMA = "tinycompress.curves/1"
+
+
+def _knob_label(family: str, knob) -> str:
+    if family == "binarized":
+        return f"{knob} binary layer{'s' if knob > 1 else ''}"
+    if family == "pruned":
+        return f"{knob:.0%} sparse"
+    if family == "low-rank":
+        return f"energy {knob}"
+    if family == "quantized":
+        return f"{knob[0].upper()} {knob[1]}-bit"
+    return "float32"
+
+
+def _binarized_mlp_first(sizes=(784, 300, 100, 10)):
+    """One binary layer: the first (binary weights, float input), BN, ReLU, then float layers."""
+    from . import nn
+    from .compress.binary import BinarizedLinear
+    return nn.Sequential(BinarizedLinear(sizes[0], sizes[1], binarize_input=False), nn.BatchNorm1d(sizes[1]), nn.ReLU(),
+                         nn.Linear(sizes[1], sizes[2]), nn.ReLU(), nn.Linear(sizes[2], sizes[3]))
+
+
+def _sweep_point(family, knob, loaders, epochs, max_steps, progress, log, dense_model):
+    """(model, history, meta) of one point of a family's curve."""
+    from . import models
+    if family == "binarized":
+        from .compress.binary import ClipWeights
+        model = binarized_mlp() if knob == 2 else _binarized_mlp_first()
+        return model, _fit(model, _recipe("binarized"), loaders, epochs, [ClipWeights()], max_steps, progress, log), {}
+    if family == "quantized":
+        from .compress.quant import calibrate, quantize_model
+        mode, bits = knob
+        if mode == "ptq":                                        # the dense run, quantized and calibrated
+            model = models.build("svd_mlp_dense")
+            model.load_state_dict(dense_model.state_dict())
+            model = quantize_model(model, bits)
+            calibrate(model, loaders[0], max_batches=16)
+            return model, [], {"calibration_batches": 16}
+        model = quantize_model(models.build("svd_mlp_dense"), bits)
+        return model, _fit(model, _recipe("dense"), loaders, epochs, [], max_steps, progress, log), {}
+    if family == "pruned":
+        return _train("pruned", loaders, epochs, knob, 0.9, max_steps, progress, log)
+    if family == "low-rank":
+        return _train("low-rank", loaders, epochs, 0.9, knob, max_steps, progress, log)
+    return _train("dense", loaders, epochs, 0.9, 0.9, max_steps, progress, log)
+
+
+def run_curves(epochs: int = 3, seed: int = 0, out_dir="runs/curves", data=None, max_steps: int | None = None,
+               progress: bool = True, quick: bool = False, families=None, log=print) -> dict:
+    """Each family swept over its knob (:data:`SWEEPS`, or :data:`QUICK_SWEEPS` with ``quick``), every point trained
+    as :func:`run_compare` trains its method (same budget, seed, batches; QAT as the dense recipe), exported, saved,
+    loaded back and measured on that deployed file. Writes ``curves.json``, ``curves.md`` and ``curves.png``
+    (accuracy against deployed bytes, one curve per family, the Pareto front over all points marked) into
+    ``out_dir``; returns the dict written to curves.json. Everything but the timings is a function of ``seed``."""
+    import tinycompress as tc
+    from .compress.deploy import export, load_deployed
+    from .compress.report import report
+    from .models import mnist_loaders
+    from .train import test_set_name
+
+    if epochs < 1:
+        raise ValueError(f"run_curves: epochs must be >= 1, got {epochs}")
+    sweeps = QUICK_SWEEPS if quick else SWEEPS
+    families = list(families or sweeps)
+    unknown = [f for f in families if f not in sweeps]
+    if unknown:
+        raise ValueError(f"run_curves: unknown families {unknown}; choose from {list(sweeps)}")
+    os.makedirs(out_dir, exist_ok=True)
+    loaders = mnist_loaders(_recipe("dense"), root=data)
+    train_set = loaders[0].dataset
+    points, dense_model = [], None
+    order = (["dense"] if "dense" in families or "quantized" in families else []) + [f for f in families if f != "dense"]
+    for family in order:
+        for knob in sweeps[family]:
+            label = _knob_label(family, knob)
+            log(f"== {family}: {label}")
+            tc.manual_seed(seed)
+            model, history, meta = _sweep_point(family, knob, loaders, epochs, max_steps, progress, log, dense_model)
+            if family == "dense":
+                dense_model = model
+                if "dense" not in families:
+                    continue
+            name = f"{family}_{label}".replace(" ", "_").replace("%", "pct").replace("-", "_")
+            path = os.path.join(out_dir, f"{name}.npz")
+            export(model, meta={"family": family, "knob": label, **meta}).save(path)
+            deployed = load_deployed(path)
+            total = report(deployed, INPUT_SHAPE).total
+            points.append({"family": family, "knob": label, "format": deployed.format,
+                           "accuracy": _deployed_accuracy(deployed, loaders[1]), "bytes": deployed.nbytes,
+                           "bits_per_weight": total["bits_per_weight"], "macs_float": total["macs_float"],
+                           "macs_binary": total["macs_binary"], "epochs": len(history),
+                           "train_seconds": round(sum(h["seconds"] for h in history), 2),
+                           "deployed_file": os.path.basename(path)})
+            log(f"{family} {label}: deployed accuracy {points[-1]['accuracy']:.4f} on {test_set_name(loaders[1])}, "
+                f"{deployed.nbytes:,} bytes")
+    for p, on_front in zip(points, pareto_front([(p["bytes"], p["accuracy"]) for p in points])):
+        p["pareto"] = bool(on_front)
+    result = {"schema": CURVES_SCHEMA,
+              "config": {"epochs": epochs, "seed": seed, "max_steps": max_steps, "quick": quick,
+                         "sweeps": {f: [_knob_label(f, k) for k in sweeps[f]] for f in families},
+                         "data": "bundled subset" if getattr(train_set, "is_subset", False) else "full MNIST",
+                         "train_images": len(train_set), "test_images": len(loaders[1].dataset)},
+              "points": points}
+    with open(os.path.join(out_dir, "curves.json"), "w") as f:
+        json.dump(result, f, indent=2)
+    lines = ["| family | knob | deployed form | test accuracy | deployed bytes | bits / weight | Pareto |",
+             "|---|---|---|---|---|---|---|"]
+    lines += [f"| {p['family']} | {p['knob']} | {p['format']} | {p['accuracy']:.4f} | {p['bytes']:,} | "
+              f"{p['bits_per_weight']:.2f} | {'✓' if p['pareto'] else ''} |" for p in points]
+    with open(os.path.join(out_dir, "curves.md"), "w") as f:
+        f.write("\n".join(lines) + "\n")
+    log("\n".join(lines))
+    png = plot_curves(result, os.path.join(out_dir, "curves.png"))
+    if png:
+        log(f"wrote {png}")
+    return result
+
+
+def plot_curves(result: dict, path: str) -> str | None:
+    """Accuracy against deployed bytes (log x): one line per family through its points (ordered by bytes), the
+    Pareto front over all points as a dashed staircase with its points ringed; None without matplotlib."""
+    try:
+        import matplotlib
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        print("matplotlib is not installed: curves.png not written (pip install 'tinycompress[plot]')")
+        return None
+    points = result["points"]
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for family in dict.fromkeys(p["family"] for p in points):
+        mine = sorted((p for p in points if p["family"] == family), key=lambda p: p["bytes"])
+        ax.plot([p["bytes"] for p in mine], [p["accuracy"] for p in mine], "o-", label=family, zorder=2)
+        for p in mine:
+            ax.annotate(p["knob"], (p["bytes"], p["accuracy"]), textcoords="offset points", xytext=(4, 4), fontsize=7)
+    front = sorted((p for p in points if p["pareto"]), key=lambda p: p["bytes"])
+    if front:
+        ax.plot([p["bytes"] for p in front], [p["accuracy"] for p in front], "--", color="gray", drawstyle="steps-post",
+                zorder=1, label="Pareto front")
+        ax.scatter([p["bytes"] for p in front], [p["accuracy"] for p in front], s=150, facecolors="none",
+                   edgecolors="black", zorder=3)
+    ax.set_xscale("log")
+    ax.set_xlabel("deployed bytes (log scale)")
+    ax.set_ylabel("test accuracy (deployed form)")
+    cfg = result["config"]
+    ax.set_title(f"LeNet-300-100 on {cfg['data']}, {cfg['epochs']} epoch(s) per point, seed {cfg['seed']}", fontsize=10)
+    ax.grid(alpha=0.3, which="both")
+    ax.legend(loc="best", fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path

@@ -286,11 +286,14 @@ def load_checkpoint(path) -> dict:
 
 def load_model_state(model, state_dict) -> None:
     """``load_state_dict`` into a freshly built model, first giving it the structure the checkpoint has:
-    pruning re-parametrisation (``weight_orig``/``weight_mask``) and truncated low-rank ranks."""
+    pruning re-parametrisation (``weight_orig``/``weight_mask``), truncated low-rank ranks and the per-channel
+    observers' sizes of quantized layers."""
     from .compress.lowrank import match_ranks
     from .compress.prune import restore_pruning
+    from .compress.quant import match_quant_buffers
     restore_pruning(model, state_dict)
     match_ranks(model, state_dict)
+    match_quant_buffers(model, state_dict)
     model.load_state_dict(state_dict)
 
 

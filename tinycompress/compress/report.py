@@ -17,13 +17,16 @@ divided out):
   ``null`` for BatchNorm rows.
 * ``bytes`` -- bytes of every array the deployed op stores (``op.nbytes``): packed bits (each row, or each
   kernel tap's channels, padded to a whole word), CSR values + column indices + row pointers, scales,
-  factor matrices, biases, folded BatchNorms (scale + shift, or a threshold + a flip per channel).
+  factor matrices, k-bit weight codes (int8, or two 4-bit codes per byte) with their per-channel scales and
+  the input's scale and zero point, biases, folded BatchNorms (scale + shift, or a threshold + a flip per channel).
 * ``dense_bytes`` = 4·parameters (the float32 layer); ``ratio`` = dense_bytes / bytes.
 * ``bits_per_weight`` = 8·(bytes of the weight storage, bias excluded) / (m·n·kh·kw).
 * ``macs_dense`` -- multiply-accumulates of the dense float layer: out·in·kh·kw per output position.
 * ``macs_float`` / ``macs_binary`` -- in the deployed form, float MACs and XNOR-popcount MACs (both
   operands ±1) apart: CSR layers cost nnz per position, factorised ones their two thin products,
-  binary-input binary layers are ``macs_binary`` (+ one float multiply per output for α).
+  binary-input binary layers are ``macs_binary`` (+ one float multiply per output for α); a k-bit
+  quantized layer's integer MACs are in ``macs_float`` (the runtime runs them as a float32 -- or, beyond
+  its exactness bound, float64 -- GEMM of integers).
   Element-wise work (BatchNorm, activations, pooling) is not counted.
 * ``rank`` / ``max_rank`` / ``energy`` -- low-rank layers: kept rank, full rank min(m, n), and the
   fraction of Σs² kept at truncation (from ``truncation=`` or the deployed model's ``meta['truncation']``).
@@ -32,11 +35,11 @@ JSON schema (``Report.to_dict()``, stable; ``SCHEMA`` names its version)::
 
     {"schema": "tinycompress.report/1",
      "source": "model" | "deployed",
-     "format": "dense" | "sparse" | "factorized" | "packed",
+     "format": "dense" | "sparse" | "factorized" | "packed" | "quantized",
      "input_shape": [int, ...],
      "layers": [ROW, ...],
      "total": ROW}           # layer "total", kind "total"; rank/max_rank/energy null
-    ROW = {"layer": str, "type": str, "kind": "dense"|"binary"|"ternary"|"masked"|"low-rank"|"norm",
+    ROW = {"layer": str, "type": str, "kind": "dense"|"binary"|"ternary"|"masked"|"low-rank"|"quantized"|"norm",
            "shape": [int, ...], "parameters": int, "nonzeros": int|null, "bits_per_weight": float|null,
            "bytes": int, "dense_bytes": int, "ratio": float|null, "macs_dense": int, "macs_float": int,
            "macs_binary": int, "rank": int|null, "max_rank": int|null, "energy": float|null}
@@ -52,7 +55,7 @@ SCHEMA = "tinycompress.report/1"
 ROW_KEYS = ("layer", "type", "kind", "shape", "parameters", "nonzeros", "bits_per_weight", "bytes", "dense_bytes",
             "ratio", "macs_dense", "macs_float", "macs_binary", "rank", "max_rank", "energy")
 REPORT_KEYS = ("schema", "source", "format", "input_shape", "layers", "total")
-KINDS = ("dense", "binary", "ternary", "masked", "low-rank", "norm")
+KINDS = ("dense", "binary", "ternary", "masked", "low-rank", "quantized", "norm")
 FLOAT32 = 4                                    # bytes of the float32 baseline per parameter
 
 
@@ -188,7 +191,8 @@ def _kernel_shape(op) -> tuple:
 
 def _op_row(op, label, shapes, batch, truncation) -> dict | None:
     """The row of one storing op (None for ops that store nothing)."""
-    from .deploy.runtime import (CSR, Affine, BinaryConv, BinaryLinear, Conv, Linear, LowRank, Residual, Threshold)
+    from .deploy.runtime import (CSR, Affine, BinaryConv, BinaryLinear, Conv, Linear, LowRank, Residual, Threshold,
+                                 _Quant)
     if isinstance(op, Residual):                                 # its branches' ops have their own rows
         return None
     if isinstance(op, (Linear, Conv)):
@@ -220,6 +224,14 @@ def _op_row(op, label, shapes, batch, truncation) -> dict | None:
         return _row(label, op.kind, kind, shape, weights + nb, int(np.count_nonzero(values)) + nb_nz,
                     op.nbytes - nb_bytes, weights, op.nbytes, macs, (0 if binary else macs) + scale,
                     macs if binary else 0)
+    if isinstance(op, _Quant):
+        w = op.integer_weights()                                 # (O, K) integers
+        o, k = w.shape
+        shape = (o, k) if op.kind == "quant_linear" else (o, k // int(np.prod(op.kernel))) + tuple(op.kernel)
+        nb, nb_nz, nb_bytes = _bias_numbers(op)
+        positions = _positions(shapes[id(op)][1], batch)
+        return _row(label, op.kind, "quantized", shape, w.size + nb, int(np.count_nonzero(w)) + nb_nz,
+                    op.nbytes - nb_bytes, w.size, op.nbytes, positions * w.size, positions * w.size, 0)
     if isinstance(op, (Affine, Threshold)):
         c = (op.scale if isinstance(op, Affine) else op.threshold).size
         return _row(label, op.kind, "norm", (c,), 2 * c, None, 0, 0, op.nbytes, 0, 0, 0)

@@ -597,3 +597,26 @@ def obs_layer_case(draw, max_rows=4, max_cols=8):
     inputs, so that H = 2XᵀX/N is invertible without damping."""
     rows, cols = draw(st.integers(1, max_rows)), draw(st.integers(2, max_cols))
     return rows, cols, draw(st.integers(cols + 4, 4 * cols + 8)), draw(st.integers(0, 2**31 - 1))
+
+
+# =====================================================================================
+# Section: k-bit quantization (tests/compress/test_quant.py)
+# =====================================================================================
+@st.composite
+def quant_ranges(draw):
+    """(quant_min, quant_max) holding 0: signed or unsigned ranges of 2 to 8 bits."""
+    bits = draw(st.integers(2, 8))
+    if draw(st.booleans()):
+        return 0, 2 ** bits - 1
+    return -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+
+@st.composite
+def fake_quant_inputs(draw, shape, scale, zero_point):
+    """float32 inputs for quantization with ``scale`` (arrays broadcasting against ``shape``): random values
+    within the range and beyond it, and exact ties ``(k + ½)·s`` (round half to even is tested on them)."""
+    rng = np.random.default_rng(draw(seeds()))
+    s = np.asarray(scale, np.float32)
+    k = rng.integers(-20, 40, shape)
+    x = (k + rng.choice([0.0, 0.5, rng.uniform(-0.5, 0.5)], shape)) * s - np.asarray(zero_point) * s
+    return x.astype(np.float32)

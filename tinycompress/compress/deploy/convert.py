@@ -12,6 +12,9 @@ block returns a :class:`Residual`) -- and turns each layer into runtime ops:
 * BinarizedLinear / BinarizedConv2d -> ``binary_linear`` / ``binary_conv``: one bit per weight (two for
   ternary), XNOR-Net's per-channel α and the bias kept as float32; a binary-input layer is preceded by a
   ``sign`` unless its input already is bits.
+* QuantLinear / QuantConv2d -> ``quant_linear`` / ``quant_conv``: the integer weight codes (int8, or 4- and
+  2-bit codes packed two and four per byte), the per-channel weight scales, the input's scale and zero
+  point and the float32 bias; the layer's integer GEMM, exact (see :mod:`tinycompress.compress.quant`).
 * Threshold folding. After a binary-input layer the pre-activation is ``f(k)`` of an exact integer
   ``k ∈ [−n, n]`` -- f is the layer's own ``·α + b`` then the BatchNorm (and any ReLU): monotone,
   since every float32 rounding step is. When the next binary-input layer binarizes it (max pools,
@@ -23,7 +26,7 @@ block returns a :class:`Residual`) -- and turns each layer into runtime ops:
 ``storage`` ('auto' | 'csr' | 'dense') chooses how float matrices are stored: CSR where it is smaller
 (``'auto'``), always, or never. ``shrink`` removes structurally pruned neurons/filters physically.
 The formats are presets: ``dense`` (dense, no shrink), ``sparse`` (auto + shrink), ``factorized``
-(auto, no shrink), ``packed`` (dense floats); ``auto`` picks by the layers the model holds.
+(auto, no shrink), ``packed`` and ``quantized`` (dense floats); ``auto`` picks by the layers the model holds.
 """
 from __future__ import annotations
 
@@ -31,11 +34,12 @@ import numpy as np
 
 from ...ops.conv import pair as _pair
 from .runtime import (CSR, AdaptiveAvgPool, Affine, AvgPool, BinaryConv, BinaryLinear, Conv, DeployedModel,
-                      Flatten, Linear, LowRank, MaxPool, ReLU, Residual as ResidualOp, Sign, Threshold, pack_bits)
+                      Flatten, Linear, LowRank, MaxPool, QuantConv, QuantLinear, ReLU, Residual as ResidualOp, Sign,
+                      Threshold, code_width, pack_bits, pack_codes)
 
-FORMATS = ("auto", "dense", "sparse", "factorized", "packed")
+FORMATS = ("auto", "dense", "sparse", "factorized", "packed", "quantized")
 _PRESETS = {"dense": ("dense", False), "sparse": ("auto", True), "factorized": ("auto", False),
-            "packed": ("dense", False)}
+            "packed": ("dense", False), "quantized": ("dense", False)}
 
 
 class Residual:
@@ -74,9 +78,12 @@ def model_format(model) -> str:
     (low-rank layers), sparse (masked or pruned layers), else dense."""
     from ..binary import BINARIZED_LAYERS
     from ..lowrank import _SVDFactors
+    from ..quant import QUANT_LAYERS
     layers = list(model.modules())
     if any(isinstance(m, BINARIZED_LAYERS) for m in layers):
         return "packed"
+    if any(isinstance(m, QUANT_LAYERS) for m in layers):
+        return "quantized"
     if any(isinstance(m, _SVDFactors) for m in layers):
         return "factorized"
     if any("mask" in m._buffers or "weight_mask" in m._buffers for m in layers):
@@ -164,16 +171,49 @@ def _binary_op(m, scaled=True):
                       dilation=_pair(m.dilation), groups=m.groups)
 
 
+def _quant_op(m, name=""):
+    """A QuantLinear / QuantConv2d as integer weight codes (int8, or 4- / 2-bit codes packed two / four per byte),
+    per-channel weight scales, the input's scale and zero point, and the float32 bias."""
+    from ... import no_grad
+    from ..quant import QuantConv2d
+    if not m.quantized():
+        raise ValueError(f"cannot deploy {name or type(m).__name__}: its fake quantization is off (calibrate it with "
+                         "compress.quant.calibrate, or train it, first)")
+    with no_grad():
+        codes, weight_scale = m.weight_codes()
+    w = np.rint(codes.array).astype(np.int16).reshape(codes.shape[0], -1)
+    if m.quantizer == "dorefa":                        # odd integers 2q − n stored as their q in [0, n]
+        n = 2 ** m.bits - 1
+        stored, quant = (w + n) // 2, {"mult": 2, "offset": n, "signed": False}
+    else:
+        stored, quant = w, {"mult": 1, "offset": 0, "signed": True}
+    width = code_width(m.bits)
+    stored = pack_codes(stored, width) if width < 8 else stored.astype(np.int8 if quant["signed"] else np.uint8)
+    fq = m.input_fake_quant
+    args = (np.ascontiguousarray(stored), np.asarray(weight_scale, np.float32).reshape(-1),
+            _f32(fq.scale).reshape(()), np.asarray(fq.zero_point.array, np.int32).reshape(()), _bias(m))
+    quant.update(bits=m.bits, reduction=w.shape[1], quant_min=fq.quant_min, quant_max=fq.quant_max,
+                 exact32=m.exact_in_float32())
+    if not isinstance(m, QuantConv2d):
+        return QuantLinear(*args, **quant)
+    kernel = tuple(m.weight.shape[2:])
+    return QuantConv(*args, kernel=kernel, stride=_pair(m.stride), padding=_conv_padding(m, kernel),
+                     dilation=_pair(m.dilation), groups=m.groups, **quant)
+
+
 def _leaf_op(m, storage, name=""):
     """The op of one float / factorised / binarized layer, or None for a layer that computes nothing."""
     from ... import nn
     from ..binary import BINARIZED_LAYERS
     from ..lowrank import _SVDFactors
     from ..prune import effective_weight
+    from ..quant import QUANT_LAYERS
     if isinstance(m, (nn.Dropout, nn.Identity)):
         return None
     if isinstance(m, BINARIZED_LAYERS):
         return _binary_op(m)
+    if isinstance(m, QUANT_LAYERS):
+        return _quant_op(m, name)
     if isinstance(m, _SVDFactors):                      # before Linear/Conv2d: LinearSVD subclasses Linear
         return _lowrank_op(m)
     if isinstance(m, nn.Linear):

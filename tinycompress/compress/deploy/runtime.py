@@ -2,7 +2,7 @@
 
 A :class:`DeployedModel` is a chain of ops called on an ndarray batch. Every storage format lives here,
 and only here: dense float32 matrices, CSR (``values``, ``indices``, ``indptr``), thin low-rank factors
-(two matrices), and packed bits. The converters that build these ops from a trained model are in
+(two matrices), packed bits, and k-bit integer weight codes. The converters that build these ops from a trained model are in
 :mod:`.convert`; this module imports nothing from them.
 
 Float ops (``linear``, ``conv``, ``affine``, pools, ``relu``, ``flatten``, ``residual``) compute what
@@ -411,6 +411,141 @@ class Conv(Op):
     def from_spec(cls, arrays, config, children):
         geo = {k: config[k] for k in ("kernel", "stride", "padding", "dilation", "groups")}
         return cls(_load_matrix(arrays, config), arrays.get("bias"), **geo)
+
+
+# ================================================================================================
+# k-bit quantized layers: integer weights and inputs, exact integer GEMMs
+# ================================================================================================
+def affine_codes(x: np.ndarray, scale, zero_point, quant_min: int, quant_max: int):
+    """(``q − z`` as float32 integers, the in-range mask) for ``q = clamp(z + nearbyint(x·(1/s)), qmin, qmax)``,
+    every step a float32 operation in torch's order (``1/s``, ``x·(1/s)``, round half to even, ``+ z``);
+    ``scale`` / ``zero_point`` scalars or arrays broadcasting against x. The one kernel of the training
+    form (:mod:`tinycompress.compress.quant`) and of the deployed one."""
+    s = np.asarray(scale, np.float32)
+    t = np.rint(x.astype(np.float32, copy=False) * (np.float32(1) / s))
+    z = np.asarray(zero_point).astype(np.float32)
+    t += z
+    inside = (t >= quant_min) & (t <= quant_max)
+    np.clip(t, quant_min, quant_max, out=t)
+    t -= z
+    return t, inside
+
+
+def code_width(bits: int) -> int:
+    """Bits a stored weight code takes: 2 (four codes per byte) for bits <= 2, 4 (two per byte) for bits <= 4, else 8."""
+    return 2 if bits <= 2 else 4 if bits <= 4 else 8
+
+
+def pack_codes(codes: np.ndarray, width: int) -> np.ndarray:
+    """int codes (O, K) that fit ``width`` (2 or 4) bits, two's complement for negative ones -> uint8
+    (O, ⌈K·width/8⌉): code ``per·j + i`` (per = 8/width) in bits ``[i·width, (i+1)·width)`` of byte j (K
+    padded with 0 codes)."""
+    per = 8 // width
+    c = np.asarray(codes, np.int16) & ((1 << width) - 1)
+    pad = (-c.shape[-1]) % per
+    if pad:
+        c = np.concatenate([c, np.zeros(c.shape[:-1] + (pad,), c.dtype)], axis=-1)
+    out = np.zeros(c.shape[:-1] + (c.shape[-1] // per,), np.int16)
+    for i in range(per):
+        out |= c[..., i::per] << (width * i)
+    return out.astype(np.uint8)
+
+
+def unpack_codes(packed: np.ndarray, k: int, width: int, signed: bool) -> np.ndarray:
+    """Inverse of :func:`pack_codes`: int16 codes (O, k), sign-extended from ``width`` bits if ``signed``."""
+    per, mask = 8 // width, (1 << width) - 1
+    p = np.asarray(packed, np.int16)
+    c = np.empty(p.shape[:-1] + (per * p.shape[-1],), np.int16)
+    for i in range(per):
+        c[..., i::per] = (p >> (width * i)) & mask
+    if signed:
+        c -= (c >= 1 << (width - 1)) * np.int16(1 << width)
+    return c[..., :k]
+
+
+class _Quant(Op):
+    """A k-bit layer: weight codes (int8 / uint8; two 4-bit codes per byte when ``bits <= 4``, four 2-bit ones
+    when ``bits <= 2``: :func:`code_width`) whose integers
+    are ``w = mult·code − offset`` (affine: the signed codes themselves; DoReFa: ``2·code − (2^k − 1)``),
+    a float32 scale per output channel, the input's scale and zero point and range, and a float32 bias::
+
+        c_x = clamp(z_x + nearbyint(x/s_x), qmin, qmax) − z_x          (integers)
+        y   = (Σ_k c_x·w) · (s_x·s_w) + b
+
+    The integer sum is a float32 GEMM where ``exact32`` (every partial sum below 2^24: the training layer's
+    ``K·(qmax − qmin)·max|w| <= 2^24``), else a float64 GEMM (exact below 2^53) rounded to float32 once, as
+    the training form does: the outputs equal the eval-mode QuantLinear/QuantConv2d's bit for bit."""
+
+    def __init__(self, codes, weight_scale, input_scale, input_zero_point, bias=None, bits=8, reduction=1,
+                 quant_min=0, quant_max=255, mult=1, offset=0, signed=True, exact32=True):
+        self.codes, self.weight_scale, self.bias = codes, weight_scale, bias
+        self.input_scale = np.asarray(input_scale, np.float32).reshape(())
+        self.input_zero_point = np.asarray(input_zero_point, np.int32).reshape(())
+        self.bits, self.reduction, self.quant_min, self.quant_max = int(bits), int(reduction), int(quant_min), int(quant_max)
+        self.mult, self.offset, self.signed, self.exact32 = int(mult), int(offset), bool(signed), bool(exact32)
+        self._weights = None
+
+    def integer_weights(self) -> np.ndarray:
+        """(O, K) the integer weights ``mult·code − offset``, as float32 (exact) for the GEMM."""
+        if self._weights is None:
+            width = code_width(self.bits)
+            c = unpack_codes(self.codes, self.reduction, width, self.signed) if width < 8 else self.codes
+            self._weights = np.ascontiguousarray(self.mult * c.astype(np.float32) - self.offset)
+        return self._weights
+
+    def input_codes(self, x) -> np.ndarray:
+        c, _ = affine_codes(_float(x), self.input_scale, self.input_zero_point, self.quant_min, self.quant_max)
+        return c if self.exact32 else c.astype(np.float64)
+
+    def _post(self, acc, shape):
+        y = acc.astype(np.float32, copy=False) * (self.input_scale * self.weight_scale).astype(np.float32).reshape(shape)
+        if self.bias is not None:
+            y += self.bias.reshape(shape)
+        return y
+
+    def arrays(self):
+        out = {"codes": self.codes, "weight_scale": self.weight_scale, "input_scale": self.input_scale,
+               "input_zero_point": self.input_zero_point}
+        return out if self.bias is None else {**out, "bias": self.bias}
+
+    def config(self):
+        return {"bits": self.bits, "reduction": self.reduction, "quant_min": self.quant_min,
+                "quant_max": self.quant_max, "mult": self.mult, "offset": self.offset, "signed": self.signed,
+                "exact32": self.exact32}
+
+
+class QuantLinear(_Quant):
+    """A quantized Linear: ``y = (c_x · Wᵀ)·(s_x·s_w) + b``, W the (out, in) integer weights."""
+    kind = "quant_linear"
+
+    def __call__(self, x):
+        c = self.input_codes(x)
+        w = self.integer_weights()
+        c2 = c.reshape(-1, c.shape[-1])
+        acc = c2 @ (w.T if self.exact32 else w.T.astype(np.float64))
+        return self._post(acc, (1, -1)).reshape(c.shape[:-1] + (w.shape[0],))
+
+
+class QuantConv(_Quant):
+    """A quantized Conv2d: the :class:`Conv` GEMM over the input codes (zero padding pads code 0, i.e. x̂ = 0)
+    with the integer weights, then ``·(s_x·s_w) + b`` per output channel."""
+    kind = "quant_conv"
+
+    def __init__(self, codes, weight_scale, input_scale, input_zero_point, bias=None, kernel=(1, 1), stride=(1, 1),
+                 padding=(0, 0, 0, 0), dilation=(1, 1), groups=1, **quant):
+        super().__init__(codes, weight_scale, input_scale, input_zero_point, bias, **quant)
+        self.kernel, self.stride, self.dilation = tuple(kernel), tuple(stride), tuple(dilation)
+        self.padding, self.groups = tuple(padding), int(groups)
+
+    def __call__(self, x):
+        w = self.integer_weights()
+        conv = Conv(w if self.exact32 else w.astype(np.float64), None, self.kernel, self.stride, self.padding,
+                    self.dilation, self.groups)
+        return self._post(conv(self.input_codes(x)), (1, -1, 1, 1))
+
+    def config(self):
+        return {**super().config(), "kernel": list(self.kernel), "stride": list(self.stride),
+                "padding": list(self.padding), "dilation": list(self.dilation), "groups": self.groups}
 
 
 class Affine(Op):
