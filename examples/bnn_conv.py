@@ -5,7 +5,7 @@ Uses CIFAR-10 when found (``--cifar DIR``: the folder of CIFAR-10's *binary* ver
 labelled STAND-IN: MNIST padded to 32×32 and repeated over 3 channels. The trained model is exported packed
 and its bytes and test accuracy are measured on that deployed form.
 
-    python examples/bnn_conv.py --epochs 1 --max-steps 5      # a smoke run
+    python examples/bnn_conv.py --epochs 1 --max-steps 5 --test-samples 64     # a smoke run
 """
 import argparse
 import os
@@ -30,6 +30,7 @@ def main(argv=None):
     ap.add_argument("--data", default=None, help="MNIST folder (default: $TINYCOMPRESS_DATA, ./data, then the bundled subset)")
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--weight-quant", choices=["binary", "ternary"], default="binary")
+    ap.add_argument("--test-samples", type=int, default=None, help="score on the first N test images only (smoke runs)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
 
@@ -41,6 +42,10 @@ def main(argv=None):
     else:
         print(f"DATASET: CIFAR-10 from {args.cifar}")
         loaders = cifar10_loaders(recipe, args.cifar, batch_size=args.batch_size)
+    if args.test_samples is not None:                          # the first N, same batching
+        test = loaders[1]
+        loaders = (loaders[0], tc.utils.data.DataLoader(tc.utils.data.Subset(test.dataset, range(args.test_samples)),
+                                                        batch_size=test.batch_size, shuffle=False))
     model = models.build("nin_bnn", weight_quant=args.weight_quant)
     optimizer = make_optimizer(recipe, model.parameters())
     history = fit(model, optimizer, loaders[0], epochs=args.epochs, scheduler=make_scheduler(recipe, optimizer),

@@ -1,7 +1,12 @@
 """Shared pytest configuration: one hypothesis profile for the whole suite."""
 import os
 
-from hypothesis import HealthCheck, settings
+
+if os.environ.get("PYTEST_XDIST_WORKER"):        # one worker per core (pyproject's -n auto): one BLAS thread each,
+    for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):   # set before NumPy/torch load
+        os.environ.setdefault(_var, "1")
+
+from hypothesis import HealthCheck, settings  # noqa: E402
 
 settings.register_profile(
     "default",

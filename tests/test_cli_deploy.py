@@ -35,7 +35,12 @@ def test_train_help_lists_every_registered_model(capsys):
     assert all(name in out for name in models.names())
 
 
-@pytest.mark.parametrize("name", MNIST_CLASSIFIERS)
+def _slow_if_resnet(names):
+    """The ResNet-18s (11M parameters, 32×32 inputs) take tens of seconds each: `pytest -m slow` runs them."""
+    return [pytest.param(n, marks=pytest.mark.slow) if n.startswith("resnet18") else n for n in names]
+
+
+@pytest.mark.parametrize("name", _slow_if_resnet(MNIST_CLASSIFIERS))
 def test_every_model_exports_and_evaluates_deployed(name, tiny_mnist, tmp_path, capsys):
     run, data = tmp_path / "run", str(tiny_mnist)
     assert cli.main(["train", "--model", name, "--epochs", "1", "--max-steps", "2", "--batch-size", "8",
@@ -76,7 +81,7 @@ def _randomise_bn(model, rng):
     return model.eval()
 
 
-@pytest.mark.parametrize("name", models.names())
+@pytest.mark.parametrize("name", _slow_if_resnet(models.names()))
 def test_every_model_deploys_with_the_same_outputs(name, tmp_path):
     """API level, every registered model (svd_net included), BatchNorm statistics randomised."""
     tc.manual_seed(0)

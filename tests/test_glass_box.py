@@ -142,7 +142,7 @@ def test_gradient_flow_records_torchs_gradients_and_the_sgd_update():
     torch.nn.functional.cross_entropy(out, torch.tensor(y)).backward()
     for name in ("0", "2"):
         layer = dict(twin.named_children())[name]
-        grad = np.sqrt(layer.weight.grad.norm() ** 2 + layer.bias.grad.norm() ** 2).item()
+        grad = torch.sqrt(layer.weight.grad.norm() ** 2 + layer.bias.grad.norm() ** 2).item()
         assert first[name]["grad"] == pytest.approx(grad, rel=1e-4)
         assert first[name]["update"] == pytest.approx(0.1 * first[name]["grad"], rel=1e-4)
     assert first["2"]["output_grad"] == pytest.approx(out.grad.norm().item(), rel=1e-4)
@@ -178,6 +178,7 @@ def test_plot_curves_draws_the_gradient_flow_beside_the_curves(tmp_path):
     assert os.path.getsize(path) > 0
 
 
+@pytest.mark.slow                      # three CLI trainings with plots: `pytest -m slow` runs it
 def test_train_plot_keeps_the_gradient_flow_of_every_epoch_through_a_resume(tmp_path):
     """--plot adds GradientFlow before the checkpoint: a run resumed after epoch 1 has both epochs' rows, the
     same flip ratios in its metrics as an uninterrupted run, and (--plot or not) the same training."""

@@ -347,6 +347,7 @@ def test_registered_models_build_and_run():
     assert mlp(tc.randn(2, 784)).shape == twin(tc.randn(2, 784)).shape == (2, 10)
 
 
+@pytest.mark.slow                      # an 11M-parameter forward and backward: `pytest -m slow` runs it
 def test_resnet18_svd_forward_backward_small_batch():
     from tinycompress import models
     tc.manual_seed(0)
