@@ -29,7 +29,32 @@ def test_criteria_train_and_deploy(tmp_path, capsys, monkeypatch, model, flags):
     assert f"test accuracy {last['test_acc']:.4f}" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("schedule", [["oneshot"], ["gradual"], ["gradual", "--prune-frequency", "2"]])
+def test_per_layer_sparsity_reaches_each_layer_fraction(tmp_path, schedule):
+    rates = {"fc1": 0.95, "fc2": 0.9, "fc3": 0.5}
+    run_cli(["train", "--model", "lenet300_100", "--max-steps", "5", "--epochs", "1", "--out", str(tmp_path),
+             "--prune", "l1", "--prune-schedule", *schedule,
+             "--sparsity", ",".join(f"{k}={v}" for k, v in rates.items())])
+    state = tc.load(tmp_path / "last.npz")["model"]
+    for layer, rate in rates.items():
+        mask = state[f"{layer}.weight_mask"]
+        assert mask.size - np.count_nonzero(mask) == round(rate * mask.size), layer
+
+
+def test_per_layer_sparsity_leaves_unnamed_layers_dense(tmp_path):
+    run_cli(["train", "--model", "lenet300_100", "--max-steps", "2", "--epochs", "1", "--out", str(tmp_path),
+             "--prune", "l1", "--prune-schedule", "oneshot", "--sparsity", "fc1=0.9"])
+    state = tc.load(tmp_path / "last.npz")["model"]
+    assert np.count_nonzero(state["fc1.weight_mask"]) == round(0.1 * 300 * 784)
+    assert np.all(state["fc2.weight_mask"] == 1) and np.all(state["fc3.weight_mask"] == 1)
+
+
 @pytest.mark.parametrize("flags, message", [
+    (["--prune", "l1", "--sparsity", "fc1=0.9", "--prune-scope", "global"], "per-layer"),
+    (["--prune", "l1", "--sparsity", "fc1=0.9,conv9=0.5"], "conv9"),
+    (["--prune", "l1", "--sparsity", "fc1=0.9,fc2=1.0"], "--sparsity"),
+    (["--prune", "l1", "--prune-frequency", "100"], "--prune-frequency"),
+    (["--prune", "l1", "--prune-schedule", "gradual", "--prune-frequency", "0"], "--prune-frequency"),
     (["--prune", "l1", "--rewind", "init", "--prune-schedule", "gradual"], "--rewind"),
     (["--prune", "obs", "--prune-scope", "global"], "layer-wise"),
     (["--prune", "movement", "--prune-schedule", "oneshot"], "movement"),

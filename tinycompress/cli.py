@@ -206,7 +206,10 @@ def _family_train_arguments(train) -> None:
                               "Hutchinson's Hessian diagonal (obd), layer-wise Optimal Brain Surgeon, which also "
                               "updates the kept weights (obs), movement −Σw·g while training (movement), SNIP's "
                               "|w·g| (snip; at initialisation with --prune-schedule oneshot)")
-    pruning.add_argument("--sparsity", type=float, default=None, help="fraction of weights removed (default 0.9)")
+    pruning.add_argument("--sparsity", type=_sparsity_spec, default=None, metavar="S|LAYER=S,...",
+                         help="fraction of weights removed (default 0.9), in every layer (--prune-scope layer) or "
+                              "over all of them (global); or per layer, e.g. fc1=0.98,fc2=0.98,fc3=0.94 (layers "
+                              "not named stay dense)")
     pruning.add_argument("--prune-schedule", choices=["oneshot", "iterative", "gradual"], default=None,
                          help="iterative: Han et al. 2015 (1 dense epoch, then 3 prune/retrain stages at 0.1x lr); "
                               "gradual: Zhu & Gupta 2017's cubic ramp; oneshot: prune before the first epoch "
@@ -214,6 +217,9 @@ def _family_train_arguments(train) -> None:
     pruning.add_argument("--prune-scope", choices=["layer", "global"], default=None, help="default: layer")
     pruning.add_argument("--prune-stages", type=int, default=None, help="iterative schedule: prune/retrain stages "
                          "(default 3)")
+    pruning.add_argument("--prune-frequency", type=int, default=None, metavar="STEPS",
+                         help="gradual schedule: prune every STEPS optimizer steps along the cubic ramp (Zhu & "
+                              "Gupta's Δt; default: 10 pruning steps over the ramp, which ends at 3/4 of training)")
     pruning.add_argument("--rewind", type=_rewind_spec, default=None, metavar="init|K",
                          help="lottery tickets (Frankle & Carbin): after each iterative stage's pruning, rewind the "
                               "surviving weights to their initial values (init) or to those after step K, clear the "
@@ -245,6 +251,29 @@ def _family_train_arguments(train) -> None:
     distill.add_argument("--distill-alpha", type=float, default=None, help="weight of the soft term (default 0.9)")
 
 
+def _sparsity_spec(text: str):
+    """``--sparsity``: one fraction (``0.9``), or per-layer fractions by qualified layer name
+    (``fc1=0.98,fc2=0.98,fc3=0.94``), which the schedules and criteria take as a dict."""
+    if "=" not in text:
+        try:
+            return float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"bad --sparsity {text!r}: use a fraction (0.9) or "
+                                             "LAYER=FRACTION,... (fc1=0.98,fc2=0.9)") from None
+    rates = {}
+    for part in text.split(","):
+        layer, _, value = (x.strip() for x in part.partition("="))
+        try:
+            fraction = float(value)
+        except ValueError:
+            fraction = None
+        if not layer or fraction is None or layer in rates:
+            raise argparse.ArgumentTypeError(f"bad --sparsity {text!r} at {part!r}: use LAYER=FRACTION,... with "
+                                             "each layer once (fc1=0.98,fc2=0.9)")
+        rates[layer] = fraction
+    return rates
+
+
 def _rewind_spec(text: str):
     """``--rewind``: 'init' or a step number K >= 0 (0 is init)."""
     if text == "init":
@@ -260,7 +289,7 @@ def _rewind_spec(text: str):
 
 #: the family flags and what each means when not given
 FAMILY_DEFAULTS = {"clip_weights": False, "prune": None, "sparsity": 0.9, "prune_schedule": "iterative",
-                   "prune_scope": "layer", "prune_stages": None, "rewind": None, "calib_batches": 16,
+                   "prune_scope": "layer", "prune_stages": None, "prune_frequency": None, "rewind": None, "calib_batches": 16,
                    "svd_lambda_o": None, "svd_lambda_s": None, "svd_sparsity": "hoyer",
                    "svd_truncate": None, "finetune_epochs": 1, "finetune_lr": None, "bits": None, "act_bits": None,
                    "quantizer": "affine", "teacher": None, "distill_temperature": 4.0, "distill_alpha": 0.9,
@@ -284,7 +313,8 @@ def _family_callbacks(family: dict, recipe, model) -> list:
         callbacks.append(make_pruning_callback(family["prune"], family["sparsity"], family["prune_schedule"],
                                                family["prune_scope"], epochs=recipe.epochs,
                                                rewind=family.get("rewind"), stages=family.get("prune_stages"),
-                                               calib_batches=family.get("calib_batches") or 16))
+                                               calib_batches=family.get("calib_batches") or 16,
+                                               frequency=family.get("prune_frequency")))
     if family.get("svd_lambda_o") is not None or family.get("svd_lambda_s") is not None:
         from .compress.lowrank import SVDRegularizer
         callbacks.append(SVDRegularizer(family.get("svd_lambda_o") or 0.0, family.get("svd_lambda_s") or 0.0,
@@ -297,7 +327,7 @@ def _check_numbers(args) -> None:
     def bad(key, rule):
         raise CLIError(f"{_flag(key)} {getattr(args, key)} is not valid: it must be {rule}")
     for key in ("epochs", "batch_size", "test_batch_size", "max_steps", "finetune_epochs", "prune_stages",
-                "calib_batches"):
+                "prune_frequency", "calib_batches"):
         value = getattr(args, key)
         if value is not None and value < 1:
             bad(key, "a whole number >= 1")
@@ -311,8 +341,9 @@ def _check_numbers(args) -> None:
             bad(key, "a finite number >= 0")
     if args.seed is not None and args.seed < 0:
         bad("seed", "a whole number >= 0")
-    if args.sparsity is not None and not 0.0 <= args.sparsity < 1.0:
-        bad("sparsity", "a fraction in [0, 1)")
+    rates = args.sparsity.values() if isinstance(args.sparsity, dict) else [args.sparsity]
+    if args.sparsity is not None and not all(0.0 <= s < 1.0 for s in rates):
+        bad("sparsity", "a fraction in [0, 1) (each layer's, if given per layer)")
     if args.svd_truncate is not None and not 0.0 < args.svd_truncate <= 1.0:
         bad("svd_truncate", "an energy fraction in (0, 1]")
     for key in ("bits", "act_bits"):
@@ -333,7 +364,7 @@ def _check_family(name: str, family: dict, epochs: int) -> None:
     """Refuse family flags that would do nothing on this model or without their companion flag."""
     given = {k for k, v in family.items() if v is not None and v is not False}
     needs = {"sparsity": "prune", "prune_schedule": "prune", "prune_scope": "prune", "prune_stages": "prune",
-             "rewind": "prune", "calib_batches": "prune",
+             "prune_frequency": "prune", "rewind": "prune", "calib_batches": "prune",
              "finetune_epochs": "svd_truncate", "finetune_lr": "svd_truncate", "svd_sparsity": "svd_lambda_s",
              "act_bits": "bits", "quantizer": "bits", "distill_temperature": "teacher", "distill_alpha": "teacher"}
     for key, companion in needs.items():
@@ -363,6 +394,19 @@ def _check_family(name: str, family: dict, epochs: int) -> None:
                            f"--epochs {epochs} is too few: give --epochs {rounds} or more")
     if family.get("prune_stages") is not None and schedule != "iterative":
         raise CLIError(f"--prune-stages counts the stages of the iterative schedule, not of {schedule}")
+    if family.get("prune_frequency") is not None and schedule != "gradual":
+        raise CLIError(f"--prune-frequency spaces the gradual schedule's pruning steps; --prune-schedule {schedule} "
+                       "does not have them: add --prune-schedule gradual or drop it")
+    if isinstance(family.get("sparsity"), dict):
+        if family.get("prune_scope") == "global":
+            raise CLIError("per-layer --sparsity sets each layer's own fraction, --prune-scope global one fraction "
+                           "over all layers: give one --sparsity, or drop --prune-scope global")
+        from .compress.prune import prunable_layers
+        names = [n for n, _ in prunable_layers(models.build(name))]
+        unknown = sorted(set(family["sparsity"]) - set(names))
+        if unknown:
+            raise CLIError(f"--sparsity names {', '.join(unknown)}, not a prunable layer of {name}; its layers: "
+                           f"{', '.join(names)}")
     if method == "obs" and family.get("prune_scope") == "global":
         raise CLIError("--prune obs is layer-wise (each layer's own reconstruction): drop --prune-scope global")
     if method == "movement" and schedule == "oneshot":

@@ -263,9 +263,27 @@ def test_gradual_cubic_schedule():
             assert r["weights"] - r["kept"] == round(expected * r["weights"])
 
 
+def test_gradual_ends_at_the_final_sparsity_off_the_grid():
+    """A frequency that does not divide the ramp still prunes at end_step, to exactly the final sparsity."""
+    model = _lenet_like()
+    cb = prune.GradualPruning(0.9, begin_step=0, end_step=10, frequency=4)
+    tr = _FakeTrainer(model)
+    cb.on_train_begin(tr)
+    for t in range(1, 13):
+        tr.global_step = t
+        cb.on_step_end(tr)
+        last = max([s for s in (4, 8, 10) if s <= t], default=None)
+        expected = 0.0 if last is None else 0.9 * (1 - (1 - last / 10) ** 3)
+        for r in prune.sparsity_table(model):
+            assert r["weights"] - r["kept"] == round(expected * r["weights"])
+
+
 def test_make_pruning_callback():
     assert isinstance(prune.make_pruning_callback("l1", 0.9, "iterative", epochs=10), prune.IterativePruning)
     assert isinstance(prune.make_pruning_callback("random", 0.5, "gradual"), prune.GradualPruning)
+    assert prune.make_pruning_callback("l1", 0.5, "gradual", frequency=7).frequency == 7
+    with pytest.raises(ValueError, match="gradual"):
+        prune.make_pruning_callback("l1", 0.5, "iterative", frequency=7)
     assert isinstance(prune.make_pruning_callback("ln", 0.5, "oneshot"), prune.OneShotPruning)
     with pytest.raises(ValueError, match="prune-schedule"):
         prune.make_pruning_callback("l1", 0.5, "sometimes")

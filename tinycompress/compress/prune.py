@@ -390,7 +390,8 @@ class IterativePruning(_PruningCallback):
 
 class GradualPruning(_PruningCallback):
     """Zhu & Gupta 2017: every ``frequency`` (Δt) steps from ``begin_step`` (t0) for n steps,
-    ``s_t = s_f + (s_i − s_f)(1 − (t − t0)/(nΔt))³``. Defaults: end at 3/4 of training, 10 steps."""
+    ``s_t = s_f + (s_i − s_f)(1 − (t − t0)/(nΔt))³``, and once more at ``end_step`` (= t0 + nΔt when it
+    falls on the grid), so the ramp always ends at ``s_f``. Defaults: end at 3/4 of training, 10 steps."""
 
     def __init__(self, final_sparsity, initial_sparsity=0.0, begin_step=0, end_step=None, frequency=None,
                  method="l1", scope="layer", calib_batches=16):
@@ -413,7 +414,8 @@ class GradualPruning(_PruningCallback):
     def on_step_end(self, trainer) -> None:
         super().on_step_end(trainer)
         t = trainer.global_step
-        if t < self.begin_step or t > self.end_step or (t - self.begin_step) % self.frequency:
+        on_grid = (t - self.begin_step) % self.frequency == 0 or t == self.end_step   # the last step hits s_f
+        if t < self.begin_step or t > self.end_step or not on_grid:
             if t > self.end_step:
                 _apply_own_masks(trainer.model)
             return
@@ -428,14 +430,18 @@ class GradualPruning(_PruningCallback):
 
 
 def make_pruning_callback(prune: str, sparsity: float, schedule: str = "iterative", scope: str = "layer",
-                          epochs: int | None = None, rewind=None, stages: int | None = None, calib_batches: int = 16):
+                          epochs: int | None = None, rewind=None, stages: int | None = None, calib_batches: int = 16,
+                          frequency: int | None = None):
     """What the CLI's ``--prune METHOD --sparsity S --prune-schedule oneshot|iterative|gradual
-    [--prune-scope layer|global] [--prune-stages N] [--rewind init|K] [--calib-batches B]`` builds.
+    [--prune-scope layer|global] [--prune-stages N] [--prune-frequency STEPS] [--rewind init|K]
+    [--calib-batches B]`` builds.
 
     ``iterative``: 1 dense epoch, then ``stages`` (3) prune/retrain stages over the rest at 0.1× lr. With
     ``rewind`` (lottery tickets) the epochs are split into ``stages + 1`` equal rounds, the first dense,
     each later one starting with pruning and rewinding, at the full lr. Call :func:`prepare_model` on the
     model before building its optimizer (and before :func:`restore_pruning` + ``load_state_dict`` on resume)."""
+    if frequency is not None and schedule != "gradual":
+        raise ValueError("a pruning frequency spaces the gradual schedule's steps: --prune-schedule gradual")
     if rewind is not None and schedule != "iterative":
         raise ValueError("rewinding (lottery tickets) needs the iterative schedule: --prune-schedule iterative")
     if schedule == "oneshot":
@@ -451,5 +457,5 @@ def make_pruning_callback(prune: str, sparsity: float, schedule: str = "iterativ
         return IterativePruning(sparsity, stages=stages, epochs_per_stage=max(rest // stages, 1), start_epoch=1,
                                 method=prune, scope=scope, calib_batches=calib_batches)
     if schedule == "gradual":
-        return GradualPruning(sparsity, method=prune, scope=scope, calib_batches=calib_batches)
+        return GradualPruning(sparsity, method=prune, scope=scope, calib_batches=calib_batches, frequency=frequency)
     raise ValueError(f"unknown --prune-schedule {schedule!r}; choose oneshot, iterative or gradual")
