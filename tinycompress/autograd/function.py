@@ -43,20 +43,23 @@ class BackwardNode:
     ``name()``, ``register_hook``, ``register_prehook``; ``forward`` may set any other attribute.
     """
 
+    # What a call leaves unset reads these class defaults, so that a context costs two attribute writes
+    # (``Function.apply`` makes one per call, recorded or not); each is set on the instance when used.
+    materialize_grads = True
+    _saved = ()
+    _edges = None               # per input: None, or (parent node, output index) / (None, leaf)
+    _meta = None                # per output: (shape, dtype)
+    _dirty = ()
+    _non_differentiable = ()
+    _freed = False
+    _pre_hooks = None           # {output index: [fn(grad) -> grad or None]} from Tensor.register_hook
+    _retained = None            # {output index: weakref to the tensor} from retain_grad()
+    _hooks = None               # node hooks: fn(grad_inputs, grad_outputs)
+    _prehooks = None            # node pre-hooks: fn(grad_outputs)
+
     def __init__(self, function, needs_input_grad: tuple) -> None:
         self._function = function
         self.needs_input_grad = needs_input_grad
-        self.materialize_grads = True
-        self._saved = ()
-        self._edges = None          # per input: None, or (parent node, output index) / (None, leaf)
-        self._meta = None           # per output: (shape, dtype)
-        self._dirty = ()
-        self._non_differentiable = ()
-        self._freed = False
-        self._pre_hooks = None      # {output index: [fn(grad) -> grad or None]} from Tensor.register_hook
-        self._retained = None       # {output index: weakref to the tensor} from retain_grad()
-        self._hooks = None          # node hooks: fn(grad_inputs, grad_outputs)
-        self._prehooks = None       # node pre-hooks: fn(grad_outputs)
 
     # ----------------------------------------------------------------- what forward leaves
     def save_for_backward(self, *tensors) -> None:
@@ -238,26 +241,31 @@ class Function:
         if kwargs:
             _check_keywords(cls, kwargs)
         needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-        record = _state.enabled and True in needs
-        ctx = BackwardNode(cls, needs)
+        ctx = _new_node(BackwardNode)                 # BackwardNode(cls, needs) without the call
+        ctx._function, ctx.needs_input_grad = cls, needs
         if _state.enabled:
             _state.enabled = False
             try:
                 result = cls.forward(ctx, *args, **kwargs)
             finally:
                 _state.enabled = True
+            if True in needs:
+                if type(result) is np.ndarray and not ctx._dirty and not ctx._non_differentiable:
+                    return _record_one(ctx, args, result)
+                return _record(cls, ctx, args, result)
         else:
             result = cls.forward(ctx, *args, **kwargs)
-        single = type(result) is not tuple
-        outputs = (result,) if single else result
-        if not record:
-            if ctx._dirty:
-                for t in ctx._dirty:
-                    t._bump()
-            wrapped = tuple(_lean_output(o, cls, ctx) for o in outputs)
-            return wrapped[0] if single else wrapped
-        wrapped = _record(cls, ctx, args, outputs)
-        return wrapped[0] if single else wrapped
+        if ctx._dirty:
+            for t in ctx._dirty:
+                t._bump()
+        if type(result) is np.ndarray:                # the lean path's common case: one array out
+            return Tensor._wrap(result)
+        if type(result) is not tuple:
+            return _lean_output(result, cls, ctx)
+        return tuple([_lean_output(o, cls, ctx) for o in result])
+
+
+_new_node = object.__new__
 
 
 def _check_keywords(cls, kwargs) -> None:
@@ -287,8 +295,29 @@ def _non_tensor_output(o, cls):
                     f"got {type(o).__name__}")
 
 
-def _record(cls, ctx, args, outputs):
+def _record_one(ctx, args, array):
+    """:func:`_record` for the common call: one array out, nothing dirty or non-differentiable."""
+    ctx._edges = [((a.grad_fn, a._out_index) if a.grad_fn is not None else (None, a)) if need else None
+                  for a, need in zip(args, ctx.needs_input_grad)]
+    out = Tensor._wrap(array, ctx, 0)
+    ctx._meta = [(array.shape, array.dtype)]
+    if ctx._saved:
+        packed = []
+        for s in ctx._saved:
+            if s is None:
+                packed.append(None)
+            elif s.array is array and not any(s is a for a in args):      # the output, saved in forward
+                packed.append(_SavedOutput(array, 0, out._version_box()))
+            else:
+                packed.append((s, s._version))
+        ctx._saved = packed
+    return out
+
+
+def _record(cls, ctx, args, result):
     """Wrap the outputs with ``ctx`` as their ``grad_fn`` and freeze what backward needs."""
+    single = type(result) is not tuple
+    outputs = (result,) if single else result
     ctx._edges = [((a.grad_fn, a._out_index) if a.grad_fn is not None else (None, a)) if need else None
                   for a, need in zip(args, ctx.needs_input_grad)]
     dirty = ctx._dirty
@@ -335,7 +364,7 @@ def _record(cls, ctx, args, outputs):
             else:
                 packed.append((s, s._version))
         ctx._saved = packed
-    return tuple(wrapped)
+    return wrapped[0] if single else tuple(wrapped)
 
 
 def _saved_scalar(saved, args, scalar):
