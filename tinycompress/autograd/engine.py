@@ -92,9 +92,10 @@ def run_backward(roots, seeds, retain_graph=None, create_graph=False, inputs=Non
             grads = buffers.pop(node, None)
             if grads is None or (needed is not None and node not in needed.visit):
                 continue
-            for g in grads:
-                if g is not None:
-                    owned.discard(id(g.array))          # handed over to this node's backward
+            if owned:
+                for g in grads:
+                    if g is not None:
+                        owned.discard(id(g.array))      # handed over to this node's backward
             if node._freed:
                 raise RuntimeError(
                     f"Trying to backward through the graph a second time ({node.name()} was freed by an earlier "
@@ -264,7 +265,8 @@ def _call_backward(node, grads, create_graph):
             grad = _as_grad(grad)
         parent, slot = edge
         shape, dtype = (slot.array.shape, slot.array.dtype) if parent is None else parent._meta[slot]
-        if grad.array.shape != shape or grad.array.dtype != dtype:
+        array = grad.array
+        if array.shape != shape or (array.dtype is not dtype and array.dtype != dtype):
             grad = _fit(grad, shape, dtype, node, i)
         out.append(grad)
     if node._hooks:

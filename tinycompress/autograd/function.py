@@ -64,8 +64,9 @@ class BackwardNode:
     # ----------------------------------------------------------------- what forward leaves
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors (or None) for ``backward``; read them back from ``saved_tensors``."""
-        for i, t in enumerate(tensors):
+        for t in tensors:
             if t is not None and not isinstance(t, Tensor):
+                i = next(i for i, t in enumerate(tensors) if t is not None and not isinstance(t, Tensor))
                 raise TypeError(f"save_for_backward can only save tensors (or None), but argument {i} is "
                                 f"of type {type(t).__name__}: wrap an array as tc.as_tensor(array)")
         self._saved = tensors
@@ -82,7 +83,7 @@ class BackwardNode:
         saved = self._saved
         if type(saved) is tuple:                      # not yet packed: forward is still running
             return saved
-        return tuple(_unpack(self, entry) for entry in saved)
+        return tuple([_unpack(self, entry) for entry in saved])
 
     def mark_non_differentiable(self, *outputs) -> None:
         """Declare outputs (e.g. indices) that never carry a gradient."""
@@ -188,7 +189,7 @@ def _unpack(node, entry):
         t._vc = entry.version_box
         return t
     tensor, version = entry
-    if tensor._version != version:
+    if (tensor._vc[0] if tensor._vc is not None else 0) != version:
         where = (f", which is output {tensor._out_index} of {_op_name(tensor.grad_fn)},"
                  if tensor.grad_fn is not None else "")
         raise _modified_error(node, tensor.array, where, tensor._version, version)
@@ -239,7 +240,9 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         if kwargs:
-            _check_keywords(cls, kwargs)
+            for value in kwargs.values():
+                if isinstance(value, Tensor) and value.requires_grad:
+                    _check_keywords(cls, kwargs)
         needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
         ctx = _new_node(BackwardNode)                 # BackwardNode(cls, needs) without the call
         ctx._function, ctx.needs_input_grad = cls, needs
@@ -250,8 +253,12 @@ class Function:
             finally:
                 _state.enabled = True
             if True in needs:
-                if type(result) is np.ndarray and not ctx._dirty and not ctx._non_differentiable:
-                    return _record_one(ctx, args, result)
+                if not ctx._dirty and not ctx._non_differentiable:
+                    if type(result) is np.ndarray:
+                        return _record_one(ctx, args, result)
+                    if isinstance(result, np.generic):    # a full reduction's NumPy scalar: as a 0-d array
+                        array = _saved_scalar(ctx._saved, args, result)
+                        return _record_one(ctx, args, np.asarray(result) if array is None else array)
                 return _record(cls, ctx, args, result)
         else:
             result = cls.forward(ctx, *args, **kwargs)
@@ -309,7 +316,7 @@ def _record_one(ctx, args, array):
             elif s.array is array and not any(s is a for a in args):      # the output, saved in forward
                 packed.append(_SavedOutput(array, 0, out._version_box()))
             else:
-                packed.append((s, s._version))
+                packed.append((s, s._vc[0] if s._vc is not None else 0))
         ctx._saved = packed
     return out
 

@@ -67,7 +67,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False, dtype=None):
         _note(ctx, x, axis, keepdim)
-        return np.sum(x.array, axis=axis, keepdims=keepdim, dtype=dtype)
+        return x.array.sum(axis=axis, keepdims=keepdim, dtype=dtype)
 
     @staticmethod
     def backward(ctx, g):
