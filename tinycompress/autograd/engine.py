@@ -163,7 +163,7 @@ def _seed(root, gradient, index, create_graph):
         if root.array.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this tensor has shape "
                                f"{tuple(root.shape)}: pass a gradient of that shape")
-        return Tensor._wrap(np.ones(root.shape, dtype=root.dtype))
+        return Tensor._wrap(np.ones(root.array.shape, dtype=root.array.dtype))
     if isinstance(gradient, Tensor):
         if gradient.shape != root.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of {tuple(gradient.shape)} "
