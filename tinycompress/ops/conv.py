@@ -402,6 +402,13 @@ class PoolWindow:
         (ph, pw), (h, w) = self.padding, self.input_size[2:]
         return np.ascontiguousarray(gxp[:, :, ph:ph + h, pw:pw + w])
 
+    def tiles(self) -> bool:
+        """Whether the windows tile the input exactly: stride = kernel, no padding or dilation, and the
+        windows cover every row and column (then the input is the (N, C, OH, kh, OW, kw) array of windows)."""
+        (kh, kw), (oh, ow) = self.kernel_size, self.out_size
+        return (self.stride == self.kernel_size and self.padding == (0, 0) and self.dilation == (1, 1)
+                and self.input_size[2:] == (oh * kh, ow * kw))
+
     def flat_indices(self, argmax):
         """torch's ``return_indices``: the flat (h·W + w) input index of each window's winning offset."""
         (kw, (sh, sw), (ph, pw), (dh, dw), (oh, ow)) = (self.kernel_size[1], self.stride, self.padding,
@@ -490,8 +497,13 @@ class MaxPoolScatter(Function):
     @staticmethod
     def forward(ctx, grad, x=None, window=None, argmax=None):
         g = grad.array
-        kw = window.kernel_size[1]
+        (kh, kw), (oh, ow) = window.kernel_size, window.out_size
         ctx.window, ctx.argmax = window, argmax
+        if window.tiles():              # each input element in one window: write each offset's share once
+            gx = np.empty(g.shape[:2] + (oh, kh, ow, kw), g.dtype)
+            for k in range(kh * kw):
+                np.multiply(g, argmax == k, out=gx[:, :, :, k // kw, :, k % kw])
+            return gx.reshape(window.input_size)
         return window.scatter(lambda i, j: g * (argmax == i * kw + j), g.dtype)
 
     @staticmethod
