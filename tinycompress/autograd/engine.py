@@ -244,7 +244,7 @@ def _pre_hooks(node, grads):
 
 def _call_backward(node, grads, create_graph):
     """The Function's backward on complete output gradients; one checked gradient (or None) per input."""
-    if node.materialize_grads and len(grads) > 1:       # one output: its gradient is there
+    if node.materialize_grads and (len(grads) > 1 or grads[0] is None):   # (one output: usually there)
         grads = [Tensor._wrap(np.zeros(m[0], m[1])) if g is None and m is not None else g
                  for g, m in zip(grads, node._meta)]
     results = node._function.backward(node, *grads)
