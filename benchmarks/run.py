@@ -258,7 +258,8 @@ def peak_memory(name) -> dict:
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--models", nargs="+", default=["bnn_mlp", "bn_mlp", "conv_bn_net", "lenet300_100", "svd_mlp"])
+    parser.add_argument("--models", nargs="+", default=["bnn_mlp", "bnn_conv", "bn_mlp", "conv_bn_net", "lenet300_100",
+                                                          "svd_mlp"])
     parser.add_argument("--steps", type=int, default=100, help="training steps per timed repeat")
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 steps, 2 repeats")

@@ -60,6 +60,50 @@ def _bnn_mlp(name):
                          nn.Linear(2048, 10))
 
 
+def _bnn_conv(name):
+    """bnn_conv (seed 001's style) as a torch user writes it: sign with 0 -> +1 and the saturating STE on
+    activations; weights centred over the input channels, clipped to [-1, 1] and signed, with the identity
+    STE (no α, no bias), in the registered model's layer order."""
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+
+    class SignSTE(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, input):
+            ctx.save_for_backward(input)
+            return torch.where(input >= 0, 1.0, -1.0)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            input, = ctx.saved_tensors
+            return grad_output * (input.abs() <= 1)
+
+    class QuantizeWeight(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, w):
+            centred = (w - w.mean(dim=1, keepdim=True)).clamp(-1, 1)
+            return torch.where(centred >= 0, 1.0, -1.0)
+
+        @staticmethod
+        def backward(ctx, grad_output):
+            return grad_output
+
+    class BinarizedConv2d(nn.Conv2d):
+        def forward(self, x):
+            return F.conv2d(SignSTE.apply(x), QuantizeWeight.apply(self.weight), None, self.stride, self.padding)
+
+    class BinarizedLinear(nn.Linear):
+        def forward(self, x):
+            return SignSTE.apply(x) @ SignSTE.apply(self.weight).t()
+
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 5, padding=2, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(32),
+        BinarizedConv2d(32, 64, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(64),
+        BinarizedConv2d(64, 128, 3, padding=1, bias=False), nn.MaxPool2d(2), nn.BatchNorm2d(128),
+        nn.Flatten(), BinarizedLinear(1152, 256, bias=False), nn.BatchNorm1d(256), nn.Linear(256, 10))
+
+
 def _lenet300_100(name):
     """LeNet-300-100, re-parametrised by torch.nn.utils.prune (weight_orig, weight_mask) like the pruned
     tinycompress model whose state it loads."""
@@ -92,7 +136,7 @@ def _svd_mlp(name):
     return nn.Sequential(LinearSVD(784, 300), nn.ReLU(), LinearSVD(300, 100), nn.ReLU(), nn.Linear(100, 10))
 
 
-BUILDERS.update(bnn_mlp=_bnn_mlp, lenet300_100=_lenet300_100, svd_mlp=_svd_mlp)
+BUILDERS.update(bnn_mlp=_bnn_mlp, bnn_conv=_bnn_conv, lenet300_100=_lenet300_100, svd_mlp=_svd_mlp)
 
 
 def register(name):

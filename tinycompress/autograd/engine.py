@@ -87,19 +87,20 @@ def run_backward(roots, seeds, retain_graph=None, create_graph=False, inputs=Non
             starts.append(root.grad_fn)
         order = _topological(starts)
         needed = _needed(order, targets) if targets is not None else None
-        owned: set = set()
+        owned: set = set()              # ids of the gradient arrays the buffers hold (see _own)
         for node in order:
             grads = buffers.pop(node, None)
             if grads is None or (needed is not None and node not in needed.visit):
                 continue
-            for g in grads:
-                if g is not None:
-                    owned.discard(id(g.array))          # handed over to this node's backward
+            if owned:
+                for g in grads:
+                    if g is not None:
+                        owned.discard(id(g.array))      # handed over to this node's backward
             if node._freed:
                 raise RuntimeError(
                     f"Trying to backward through the graph a second time ({node.name()} was freed by an earlier "
                     "backward). Specify retain_graph=True on the first backward() or autograd.grad() call.")
-            hooked = _pre_hooks(node, grads)
+            hooked = _pre_hooks(node, grads) if node._pre_hooks or node._prehooks else grads
             if targets is not None and not accumulate:
                 # torch captures after the tensor hooks, unless the node runs on (a target behind it):
                 # then its capture comes first and the hooks run with its backward
@@ -112,13 +113,17 @@ def run_backward(roots, seeds, retain_graph=None, create_graph=False, inputs=Non
                         _accumulate_grad(tensor, grads[index], create_graph, copy=True)
             if needed is not None and node not in needed.behind:
                 continue                    # a target itself, no target behind it
-            input_grads = _call_backward(node, grads, create_graph)
-            for edge, grad, i in zip(node._edges, input_grads, range(len(node._edges))):
-                if edge is None or grad is None:
+            for edge, grad in zip(node._edges, _call_backward(node, grads, create_graph)):
+                if grad is None or edge is None:
                     continue
                 parent, slot = edge
                 if not create_graph:
-                    grad = _own(grad, owned)
+                    # a gradient whose array nobody else holds (copied if it was handed out before, is a
+                    # view or is read-only), so that accumulating into it in place touches no other gradient
+                    a = grad.array
+                    if a.base is not None or id(a) in owned or not a.flags.writeable:
+                        grad = Tensor._wrap(a.copy())
+                    owned.add(id(grad.array))
                 if parent is None:
                     _gather(leaves, slot, grad, create_graph)
                     continue
@@ -158,7 +163,7 @@ def _seed(root, gradient, index, create_graph):
         if root.array.size != 1:
             raise RuntimeError(f"grad can be implicitly created only for scalar outputs; this tensor has shape "
                                f"{tuple(root.shape)}: pass a gradient of that shape")
-        return Tensor._wrap(np.ones(root.shape, dtype=root.dtype))
+        return Tensor._wrap(np.ones(root.array.shape, dtype=root.array.dtype))
     if isinstance(gradient, Tensor):
         if gradient.shape != root.shape:
             raise RuntimeError(f"Mismatch in shape: grad_output[{index}] has a shape of {tuple(gradient.shape)} "
@@ -238,15 +243,16 @@ def _pre_hooks(node, grads):
 
 
 def _call_backward(node, grads, create_graph):
-    """The Function's backward on complete output gradients; one checked gradient per input."""
-    if node.materialize_grads:
+    """The Function's backward on complete output gradients; one checked gradient (or None) per input."""
+    if node.materialize_grads and (len(grads) > 1 or grads[0] is None):   # (one output: usually there)
         grads = [Tensor._wrap(np.zeros(m[0], m[1])) if g is None and m is not None else g
                  for g, m in zip(grads, node._meta)]
     results = node._function.backward(node, *grads)
-    if not isinstance(results, tuple):
+    if type(results) is not tuple:
         results = (results,)
     edges = node._edges
-    if len(results) < len(edges) or any(r is not None for r in results[len(edges):]):
+    if len(results) != len(edges) and (len(results) < len(edges) or
+                                       any(r is not None for r in results[len(edges):])):
         raise RuntimeError(f"function {node.name()} returned an incorrect number of gradients (expected "
                            f"{len(edges)}, got {len(results)}): return one per forward input (None for inputs "
                            "that need no gradient)")
@@ -255,7 +261,14 @@ def _call_backward(node, grads, create_graph):
         if edge is None or grad is None:
             out.append(None)
             continue
-        out.append(_fit(_as_grad(grad), edge, node, i))
+        if not isinstance(grad, Tensor):
+            grad = _as_grad(grad)
+        parent, slot = edge
+        shape, dtype = (slot.array.shape, slot.array.dtype) if parent is None else parent._meta[slot]
+        array = grad.array
+        if array.shape != shape or (array.dtype is not dtype and array.dtype != dtype):
+            grad = _fit(grad, shape, dtype, node, i)
+        out.append(grad)
     if node._hooks:
         for hook in list(node._hooks):
             result = hook(tuple(out), tuple(grads))
@@ -270,10 +283,8 @@ def _as_grad(grad) -> Tensor:
     return grad if isinstance(grad, Tensor) else Tensor._wrap(np.asarray(grad))
 
 
-def _fit(grad: Tensor, edge, node, index) -> Tensor:
-    """The gradient in its input's shape (broadcasting undone) and dtype, or a clear error."""
-    parent, slot = edge
-    shape, dtype = (slot.array.shape, slot.array.dtype) if parent is None else parent._meta[slot]
+def _fit(grad: Tensor, shape, dtype, node, index) -> Tensor:
+    """The gradient in its input's ``shape`` (broadcasting undone) and ``dtype``, or a clear error."""
     if grad.array.shape != shape:
         from ..ops import sum_to_size
         try:
@@ -285,16 +296,6 @@ def _fit(grad: Tensor, edge, node, index) -> Tensor:
     if grad.dtype != dtype:
         from ..ops import cast
         grad = cast(grad, dtype)
-    return grad
-
-
-def _own(grad: Tensor, owned: set) -> Tensor:
-    """A gradient whose array nobody else holds (copied if it was handed out before, is a view or is
-    read-only), so that accumulating into it in place touches no other gradient."""
-    a = grad.array
-    if id(a) in owned or a.base is not None or not a.flags.writeable:
-        grad = Tensor._wrap(a.copy())
-    owned.add(id(grad.array))
     return grad
 
 

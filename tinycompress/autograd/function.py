@@ -43,26 +43,30 @@ class BackwardNode:
     ``name()``, ``register_hook``, ``register_prehook``; ``forward`` may set any other attribute.
     """
 
+    # What a call leaves unset reads these class defaults, so that a context costs two attribute writes
+    # (``Function.apply`` makes one per call, recorded or not); each is set on the instance when used.
+    materialize_grads = True
+    _saved = ()
+    _edges = None               # per input: None, or (parent node, output index) / (None, leaf)
+    _meta = None                # per output: (shape, dtype)
+    _dirty = ()
+    _non_differentiable = ()
+    _freed = False
+    _pre_hooks = None           # {output index: [fn(grad) -> grad or None]} from Tensor.register_hook
+    _retained = None            # {output index: weakref to the tensor} from retain_grad()
+    _hooks = None               # node hooks: fn(grad_inputs, grad_outputs)
+    _prehooks = None            # node pre-hooks: fn(grad_outputs)
+
     def __init__(self, function, needs_input_grad: tuple) -> None:
         self._function = function
         self.needs_input_grad = needs_input_grad
-        self.materialize_grads = True
-        self._saved = ()
-        self._edges = None          # per input: None, or (parent node, output index) / (None, leaf)
-        self._meta = None           # per output: (shape, dtype)
-        self._dirty = ()
-        self._non_differentiable = ()
-        self._freed = False
-        self._pre_hooks = None      # {output index: [fn(grad) -> grad or None]} from Tensor.register_hook
-        self._retained = None       # {output index: weakref to the tensor} from retain_grad()
-        self._hooks = None          # node hooks: fn(grad_inputs, grad_outputs)
-        self._prehooks = None       # node pre-hooks: fn(grad_outputs)
 
     # ----------------------------------------------------------------- what forward leaves
     def save_for_backward(self, *tensors) -> None:
         """Keep tensors (or None) for ``backward``; read them back from ``saved_tensors``."""
-        for i, t in enumerate(tensors):
+        for t in tensors:
             if t is not None and not isinstance(t, Tensor):
+                i = next(i for i, t in enumerate(tensors) if t is not None and not isinstance(t, Tensor))
                 raise TypeError(f"save_for_backward can only save tensors (or None), but argument {i} is "
                                 f"of type {type(t).__name__}: wrap an array as tc.as_tensor(array)")
         self._saved = tensors
@@ -79,7 +83,7 @@ class BackwardNode:
         saved = self._saved
         if type(saved) is tuple:                      # not yet packed: forward is still running
             return saved
-        return tuple(_unpack(self, entry) for entry in saved)
+        return tuple([_unpack(self, entry) for entry in saved])
 
     def mark_non_differentiable(self, *outputs) -> None:
         """Declare outputs (e.g. indices) that never carry a gradient."""
@@ -185,7 +189,7 @@ def _unpack(node, entry):
         t._vc = entry.version_box
         return t
     tensor, version = entry
-    if tensor._version != version:
+    if (tensor._vc[0] if tensor._vc is not None else 0) != version:
         where = (f", which is output {tensor._out_index} of {_op_name(tensor.grad_fn)},"
                  if tensor.grad_fn is not None else "")
         raise _modified_error(node, tensor.array, where, tensor._version, version)
@@ -236,28 +240,39 @@ class Function:
     @classmethod
     def apply(cls, *args, **kwargs):
         if kwargs:
-            _check_keywords(cls, kwargs)
+            for value in kwargs.values():
+                if isinstance(value, Tensor) and value.requires_grad:
+                    _check_keywords(cls, kwargs)
         needs = tuple([isinstance(a, Tensor) and a.requires_grad for a in args])
-        record = _state.enabled and True in needs
-        ctx = BackwardNode(cls, needs)
+        ctx = _new_node(BackwardNode)                 # BackwardNode(cls, needs) without the call
+        ctx._function, ctx.needs_input_grad = cls, needs
         if _state.enabled:
             _state.enabled = False
             try:
                 result = cls.forward(ctx, *args, **kwargs)
             finally:
                 _state.enabled = True
+            if True in needs:
+                if not ctx._dirty and not ctx._non_differentiable:
+                    if type(result) is np.ndarray:
+                        return _record_one(ctx, args, result)
+                    if isinstance(result, np.generic):    # a full reduction's NumPy scalar: as a 0-d array
+                        array = _saved_scalar(ctx._saved, args, result)
+                        return _record_one(ctx, args, np.asarray(result) if array is None else array)
+                return _record(cls, ctx, args, result)
         else:
             result = cls.forward(ctx, *args, **kwargs)
-        single = type(result) is not tuple
-        outputs = (result,) if single else result
-        if not record:
-            if ctx._dirty:
-                for t in ctx._dirty:
-                    t._bump()
-            wrapped = tuple(_lean_output(o, cls, ctx) for o in outputs)
-            return wrapped[0] if single else wrapped
-        wrapped = _record(cls, ctx, args, outputs)
-        return wrapped[0] if single else wrapped
+        if ctx._dirty:
+            for t in ctx._dirty:
+                t._bump()
+        if type(result) is np.ndarray:                # the lean path's common case: one array out
+            return Tensor._wrap(result)
+        if type(result) is not tuple:
+            return _lean_output(result, cls, ctx)
+        return tuple([_lean_output(o, cls, ctx) for o in result])
+
+
+_new_node = object.__new__
 
 
 def _check_keywords(cls, kwargs) -> None:
@@ -287,8 +302,29 @@ def _non_tensor_output(o, cls):
                     f"got {type(o).__name__}")
 
 
-def _record(cls, ctx, args, outputs):
+def _record_one(ctx, args, array):
+    """:func:`_record` for the common call: one array out, nothing dirty or non-differentiable."""
+    ctx._edges = [((a.grad_fn, a._out_index) if a.grad_fn is not None else (None, a)) if need else None
+                  for a, need in zip(args, ctx.needs_input_grad)]
+    out = Tensor._wrap(array, ctx, 0)
+    ctx._meta = [(array.shape, array.dtype)]
+    if ctx._saved:
+        packed = []
+        for s in ctx._saved:
+            if s is None:
+                packed.append(None)
+            elif s.array is array and not any(s is a for a in args):      # the output, saved in forward
+                packed.append(_SavedOutput(array, 0, out._version_box()))
+            else:
+                packed.append((s, s._vc[0] if s._vc is not None else 0))
+        ctx._saved = packed
+    return out
+
+
+def _record(cls, ctx, args, result):
     """Wrap the outputs with ``ctx`` as their ``grad_fn`` and freeze what backward needs."""
+    single = type(result) is not tuple
+    outputs = (result,) if single else result
     ctx._edges = [((a.grad_fn, a._out_index) if a.grad_fn is not None else (None, a)) if need else None
                   for a, need in zip(args, ctx.needs_input_grad)]
     dirty = ctx._dirty
@@ -335,7 +371,7 @@ def _record(cls, ctx, args, outputs):
             else:
                 packed.append((s, s._version))
         ctx._saved = packed
-    return tuple(wrapped)
+    return wrapped[0] if single else tuple(wrapped)
 
 
 def _saved_scalar(saved, args, scalar):

@@ -58,7 +58,7 @@ def layer_input_rows(module, x: np.ndarray) -> np.ndarray:
             raise ValueError(f"layer-wise OBS: padding={pad!r} is not supported; give the padding as numbers")
         padding = tuple((p, p) for p in pad)
         col, _ = _im2col(x, module.kernel_size, module.stride, padding, module.dilation, 1)
-        return col[0].T                                 # (ΠO·N, C·kh·kw)
+        return col[0].T                                 # (N·ΠO, C·kh·kw), one row per sample and position
     if isinstance(module, nn.Linear):
         return x.reshape(-1, x.shape[-1])
     raise TypeError(f"layer-wise OBS prunes Linear and Conv2d layers (and their masked twins), not "

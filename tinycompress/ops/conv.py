@@ -1,9 +1,13 @@
 """Convolution (1-3 spatial dims) and 2-D pooling, each a :class:`Function` whose backward is made of Functions.
 
-A convolution works with the batch as the innermost axis: an (N, C, *S) input is laid out (C, *S, N), so the
-im2col copy and every per-kernel-offset strided add of col2im run over long contiguous rows of O_last·N
-numbers. Forward is one GEMM per group, Y (Og, ΠO·N) = W (Og, K) · col (K, ΠO·N). No loop ever runs over
-samples or pixels, only over the Πk kernel offsets. conv1d, conv2d and conv3d are the same three Functions.
+A convolution lays an (N, C, *S) input out with the channels first, as one of two layouts chosen by the width
+K = Cg·Πk of its im2col matrix (:func:`_batch_last`): (C, *S, N), the batch innermost, so that the im2col copy and
+every per-kernel-offset strided add of col2im run over long contiguous rows of O_last·N numbers; or, for thin
+K (one input channel, say), (C, N, *S), where going to and from (N, C, *S) moves whole images of ΠS numbers
+instead of single numbers -- with K that thin the GEMM is cheap and those moves were most of the time.
+Forward is one GEMM per group over the whole batch, Y (Og, M) = W (Og, K) · col (K, M), M = ΠO·N. No loop
+ever runs over samples or pixels, only over the Πk kernel offsets. conv1d, conv2d and conv3d are the same
+three Functions.
 
 The derivatives close on three linear Functions, so every one is differentiable again (and again):
 ``ConvNd`` (y = conv(x, W)), ``ConvNdInputGrad`` (∂x = col2im(Wᵀ G), the transposed convolution, which is
@@ -70,39 +74,54 @@ def _col2im(piece, shape, dtype, kernel, out, stride, dilation, axis=2):
     return acc
 
 
-def _batch_last(a):
-    """(N, C, *S) as the (C, *S, N) view."""
-    return a.transpose(tuple(range(1, a.ndim)) + (0,))
+THIN_K = 64     # im2col width below which the (C, N, *S) layout is faster (measured on conv_bn_net and bnn_conv)
 
 
-def _batch_first(a):
-    """(C, *S, N) as the (N, C, *S) view."""
-    return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1)))
+def _batch_last(cg, kernel) -> bool:
+    """Whether a convolution with Cg input channels per group and ``kernel`` uses the batch-innermost layout."""
+    return cg * math.prod(kernel) > THIN_K
 
 
-# ----------------------------------------------------------------------------- convolution
+def _to_layout(a, batch_last):
+    """(N, C, *S) as the (C, *S, N) view (batch last) or the (C, N, *S) view."""
+    return a.transpose(tuple(range(1, a.ndim)) + (0,)) if batch_last else a.swapaxes(0, 1)
+
+
+def _from_layout(a, batch_last):
+    """(C, *S, N) or (C, N, *S) back as the (N, C, *S) view."""
+    return a.transpose((a.ndim - 1,) + tuple(range(a.ndim - 1))) if batch_last else a.swapaxes(0, 1)
+
+
+def _cols(n, out, batch_last):
+    """The column axes of an im2col matrix: (*O, N) or (N, *O)."""
+    return tuple(out) + (n,) if batch_last else (n,) + tuple(out)
 
 
 def _im2col(x, kernel, stride, padding, dilation, groups, out_size=None):
-    """The im2col matrix of (N, C, *S) ``x``, (groups, Cg·Πk, ΠO·N) with the batch innermost, and the output
-    sizes O (the first ``out_size`` windows per dim when given). ``padding`` is ((lo, hi), ...) per dim."""
+    """The im2col matrix of (N, C, *S) ``x``, (groups, Cg·Πk, ΠO·N) with rows (c, *k) and columns (*o, n) or
+    (n, *o) (see :func:`_batch_last`), and the output sizes O (the first ``out_size`` windows per dim when
+    given). ``padding`` is ((lo, hi), ...) per dim."""
     d, (n, c) = len(kernel), x.shape[:2]
-    x_last = _batch_last(x)                                              # (C, *S, N)
-    pads = ((0, 0),) + tuple(padding) + ((0, 0),)
-    xp = np.pad(x_last, pads) if any(map(any, padding)) else np.ascontiguousarray(x_last)
-    win = _windows(xp, kernel, stride, dilation, axis=1)                 # (C, *O, N, *k) view
+    batch_last = _batch_last(c // groups, kernel)
+    first = 1 if batch_last else 2                                       # the first spatial axis
+    x_l = _to_layout(x, batch_last)                                      # (C, *S, N) or (C, N, *S)
+    pads = [(0, 0)] * x.ndim
+    pads[first:first + d] = padding
+    xp = np.pad(x_l, pads) if any(map(any, padding)) else (np.ascontiguousarray(x_l) if batch_last else x_l)
+    win = _windows(xp, kernel, stride, dilation, axis=first)             # (C, *O, N, *k) or (C, N, *O, *k) view
     if out_size is not None:
-        win = win[(slice(None),) + tuple(slice(o) for o in out_size)]
-    out = win.shape[1:1 + d]
-    perm = (0,) + tuple(range(d + 2, 2 * d + 2)) + tuple(range(1, d + 2))   # (C, *k, *O, N)
+        win = win[(slice(None),) * first + tuple(slice(o) for o in out_size)]
+    out = win.shape[first:first + d]
+    perm = (0,) + tuple(range(d + 2, 2 * d + 2)) + tuple(range(1, d + 2))   # (C, *k, *O, N) or (C, *k, N, *O)
     col = np.ascontiguousarray(win.transpose(perm)).reshape(groups, c // groups * math.prod(kernel),
                                                             math.prod(out) * n)
     return col, out
 
 
-def _grad_last(g, groups):
-    """An output gradient (N, O, *S) re-laid as (groups, Og, ΠS·N), the GEMM operand of both gradients."""
-    return np.ascontiguousarray(_batch_last(g)).reshape(groups, g.shape[1] // groups, -1)
+def _grad_last(g, groups, batch_last):
+    """An output gradient (N, O, *S) re-laid as (groups, Og, ΠS·N) in the im2col matrix's column order, the
+    GEMM operand of both gradients."""
+    return np.ascontiguousarray(_to_layout(g, batch_last)).reshape(groups, g.shape[1] // groups, -1)
 
 
 def _geometry(ctx):
@@ -117,7 +136,7 @@ class ConvNd(Function):
     """y[n,o,p,..] = b[o] + Σ_{c,i,..} W[o,c,i,..] · xp[n, g·Cg+c, p·s+i·d, ..] (o in group g), 1-3 spatial dims.
 
     As GEMMs per group g: Y_g (Og, M) = W_g (Og, K) · C_g (K, M) with C the im2col matrix, K = Cg·Πk and
-    M = ΠO·N (the batch innermost). ``padding`` is ((lo, hi), ...) per spatial dim; ``out_size`` keeps only
+    M = N·ΠO. ``padding`` is ((lo, hi), ...) per spatial dim; ``out_size`` keeps only
     the first windows (the adjoint of a transposed convolution whose output_padding made its output longer).
     """
 
@@ -130,7 +149,8 @@ class ConvNd(Function):
         o, kernel, n = w.shape[0], w.shape[2:], x.shape[0]
         col, out = _im2col(x.array, kernel, stride, padding, dilation, groups, out_size)
         y = np.matmul(w.reshape(groups, o // groups, col.shape[1]), col)           # (G, Og, ΠO·N)
-        y = np.ascontiguousarray(_batch_first(y.reshape((o,) + out + (n,))))       # (N, O, *O)
+        batch_last = _batch_last(w.shape[1], kernel)
+        y = np.ascontiguousarray(_from_layout(y.reshape((o,) + _cols(n, out, batch_last)), batch_last))
         if bias is not None:
             y += bias.array.reshape((1, o) + (1,) * len(out))
         ctx.save_for_backward(x, weight)
@@ -146,7 +166,8 @@ class ConvNd(Function):
         x, weight = ctx.saved_tensors
         need = ctx.needs_input_grad
         geometry = _geometry(ctx)
-        g_last = _grad_last(grad.array, ctx.groups) if need[0] or need[1] else None   # shared by ∂x and ∂W
+        g_last = (_grad_last(grad.array, ctx.groups, _batch_last(weight.shape[1], weight.shape[2:]))
+                  if need[0] or need[1] else None)                             # shared by ∂x and ∂W
         gx = gw = gb = None
         if need[0]:
             gx = ConvNdInputGrad.apply(grad, weight, input_size=x.shape, g_last=g_last, **geometry)
@@ -228,16 +249,18 @@ class ConvNdInputGrad(Function):
         o, cg, kernel = w.shape[0], w.shape[1], w.shape[2:]
         n, out = g.shape[0], g.shape[2:]
         c, sizes = input_size[1], tuple(input_size[2:])
+        batch_last = _batch_last(cg, kernel)
         if g_last is None:
-            g_last = _grad_last(g, groups)
+            g_last = _grad_last(g, groups, batch_last)
         w_t = w.reshape(groups, o // groups, cg * math.prod(kernel)).transpose(0, 2, 1)
-        gcol = np.matmul(w_t, g_last).reshape((groups * cg,) + kernel + out + (n,))
-        padded = (c,) + tuple(s + lo + hi for s, (lo, hi) in zip(sizes, padding)) + (n,)
-        gxp = _col2im(lambda *k: gcol[(slice(None),) + k], padded, g.dtype, kernel, out, stride, dilation, axis=1)
+        gcol = np.matmul(w_t, g_last).reshape((groups * cg,) + kernel + _cols(n, out, batch_last))
+        padded = (c,) + _cols(n, tuple(s + lo + hi for s, (lo, hi) in zip(sizes, padding)), batch_last)
+        first = 1 if batch_last else 2
+        gxp = _col2im(lambda *k: gcol[(slice(None),) + k], padded, g.dtype, kernel, out, stride, dilation, axis=first)
         ctx.save_for_backward(grad, weight)
         _keep_geometry(ctx, stride, padding, dilation, groups)
-        crop = (slice(None),) * 2 + tuple(slice(lo, lo + s) for s, (lo, _) in zip(sizes, padding))
-        return np.ascontiguousarray(_batch_first(gxp)[crop])
+        crop = (slice(None),) * first + tuple(slice(lo, lo + s) for s, (lo, _) in zip(sizes, padding))
+        return np.ascontiguousarray(_from_layout(gxp[crop], batch_last))
 
     @staticmethod
     def backward(ctx, grad_gx):
@@ -321,8 +344,10 @@ class ConvNdWeightGrad(Function):
         if col is None:
             col, _ = _im2col(x.array, tuple(kernel_size), stride, padding, dilation, groups, g.shape[2:])
         if g_last is None:
-            g_last = _grad_last(g, groups)
-        gw = np.matmul(g_last, col.transpose(0, 2, 1)).reshape((g.shape[1], x.shape[1] // groups) + tuple(kernel_size))
+            g_last = _grad_last(g, groups, _batch_last(x.shape[1] // groups, tuple(kernel_size)))
+        # G_g C_gᵀ computed as (C_g G_gᵀ)ᵀ: OpenBLAS is up to 1.7× faster with the long K side first
+        gw = np.matmul(col, g_last.transpose(0, 2, 1)).transpose(0, 2, 1)
+        gw = gw.reshape((g.shape[1], x.shape[1] // groups) + tuple(kernel_size))
         ctx.save_for_backward(x, grad)
         _keep_geometry(ctx, stride, padding, dilation, groups)
         return gw
@@ -376,6 +401,13 @@ class PoolWindow:
             return gxp
         (ph, pw), (h, w) = self.padding, self.input_size[2:]
         return np.ascontiguousarray(gxp[:, :, ph:ph + h, pw:pw + w])
+
+    def tiles(self) -> bool:
+        """Whether the windows tile the input exactly: stride = kernel, no padding or dilation, and the
+        windows cover every row and column (then the input is the (N, C, OH, kh, OW, kw) array of windows)."""
+        (kh, kw), (oh, ow) = self.kernel_size, self.out_size
+        return (self.stride == self.kernel_size and self.padding == (0, 0) and self.dilation == (1, 1)
+                and self.input_size[2:] == (oh * kh, ow * kw))
 
     def flat_indices(self, argmax):
         """torch's ``return_indices``: the flat (h·W + w) input index of each window's winning offset."""
@@ -465,8 +497,13 @@ class MaxPoolScatter(Function):
     @staticmethod
     def forward(ctx, grad, x=None, window=None, argmax=None):
         g = grad.array
-        kw = window.kernel_size[1]
+        (kh, kw), (oh, ow) = window.kernel_size, window.out_size
         ctx.window, ctx.argmax = window, argmax
+        if window.tiles():              # each input element in one window: write each offset's share once
+            gx = np.empty(g.shape[:2] + (oh, kh, ow, kw), g.dtype)
+            for k in range(kh * kw):
+                np.multiply(g, argmax == k, out=gx[:, :, :, k // kw, :, k % kw])
+            return gx.reshape(window.input_size)
         return window.scatter(lambda i, j: g * (argmax == i * kw + j), g.dtype)
 
     @staticmethod

@@ -20,7 +20,8 @@ from ._util import as_tensor, broadcast_error, operands
 
 
 def _binary(function, name, a, b):
-    a, b = operands(a, b)
+    if not (isinstance(a, Tensor) and isinstance(b, Tensor) and a.array.dtype is b.array.dtype):
+        a, b = operands(a, b)           # (two tensors of one dtype need nothing: the common case)
     try:
         return function.apply(a, b)
     except ValueError as error:
@@ -471,7 +472,24 @@ class Sigmoid(Function):
     def backward(ctx, g):
         """d σ(x) = g·σ(x)·(1-σ(x))"""
         (s,) = ctx.saved_tensors
-        return g * (s * (1 - s))
+        return SigmoidBackward.apply(g, s)
+
+
+class SigmoidBackward(Function):
+    """σ's derivative applied to g, g·s·(1-s) with s = σ(x), as one op (torch's sigmoid_backward)."""
+
+    @staticmethod
+    def forward(ctx, g, s):
+        ctx.save_for_backward(g, s)
+        sa = s.array
+        return g.array * (sa * (1 - sa))
+
+    @staticmethod
+    def backward(ctx, h):
+        """∂g = h·s·(1-s), ∂s = h·g·(1-2s)"""
+        g, s = ctx.saved_tensors
+        return (SigmoidBackward.apply(h, s) if ctx.needs_input_grad[0] else None,
+                h * g * (1 - 2 * s) if ctx.needs_input_grad[1] else None)
 
 
 def sigmoid(input):
@@ -489,7 +507,24 @@ class Tanh(Function):
     def backward(ctx, g):
         """d tanh(x) = g·(1-tanh²(x))"""
         (t,) = ctx.saved_tensors
-        return g * (1 - t * t)
+        return TanhBackward.apply(g, t)
+
+
+class TanhBackward(Function):
+    """tanh's derivative applied to g, g·(1-t²) with t = tanh(x), as one op (torch's tanh_backward)."""
+
+    @staticmethod
+    def forward(ctx, g, t):
+        ctx.save_for_backward(g, t)
+        ta = t.array
+        return g.array * (1 - ta * ta)
+
+    @staticmethod
+    def backward(ctx, h):
+        """∂g = h·(1-t²), ∂t = -2·h·g·t"""
+        g, t = ctx.saved_tensors
+        return (TanhBackward.apply(h, t) if ctx.needs_input_grad[0] else None,
+                h * g * t * -2.0 if ctx.needs_input_grad[1] else None)
 
 
 def tanh(input):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..autograd.function import Function, named
+from ..tensor import Tensor
 from ._util import as_tensor, operands
 from .shape import Permute
 
@@ -50,21 +51,28 @@ _MATMUL_NAMES = {(1, 1): "DotBackward0", (2, 1): "MvBackward0", (2, 2): "MmBackw
 
 
 def matmul(input, other):
-    a, b = operands(input, other)
-    a, b = as_tensor(a), as_tensor(b)
-    if a.ndim == 0 or b.ndim == 0:
+    if isinstance(input, Tensor) and isinstance(other, Tensor) and input.array.dtype is other.array.dtype:
+        a, b = input, other                   # the common case: nothing to promote or wrap
+    else:
+        a, b = operands(input, other)
+        a, b = as_tensor(a), as_tensor(b)
+    da, db = a.array.ndim, b.array.ndim
+    if da == 0 or db == 0:
         raise RuntimeError(f"matmul: both arguments need at least 1 dimension, got shapes {tuple(a.shape)} and "
                            f"{tuple(b.shape)}")
     k_a = a.array.shape[-1]
-    k_b = b.array.shape[0] if b.ndim == 1 else b.array.shape[-2]
+    k_b = b.array.shape[0] if db == 1 else b.array.shape[-2]
     if k_a != k_b:
         raise RuntimeError(f"matmul: shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be multiplied "
                            f"({k_a} columns in the first vs {k_b} rows in the second)")
     try:
-        return named(MatMul.apply(a, b), _MATMUL_NAMES.get((a.ndim, b.ndim), "UnsafeViewBackward0"))
+        out = MatMul.apply(a, b)
     except ValueError:
         raise RuntimeError(f"matmul: batch dimensions of shapes {tuple(a.shape)} and {tuple(b.shape)} cannot be "
                            "broadcast together") from None
+    if out.grad_fn is not None:
+        out.grad_fn.grad_fn_name = _MATMUL_NAMES.get((da, db), "UnsafeViewBackward0")
+    return out
 
 
 # torch's fixed-rank products: MatMul's forward and backward under torch's names (MmBackward0 ...)

@@ -67,7 +67,7 @@ class Sum(Function):
     @staticmethod
     def forward(ctx, x, axis=None, keepdim=False, dtype=None):
         _note(ctx, x, axis, keepdim)
-        return np.sum(x.array, axis=axis, keepdims=keepdim, dtype=dtype)
+        return np.add.reduce(x.array, axis=axis, dtype=dtype, keepdims=keepdim)    # ndarray.sum, unwrapped
 
     @staticmethod
     def backward(ctx, g):

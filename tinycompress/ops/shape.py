@@ -25,7 +25,7 @@ class Reshape(Function):
     grad_fn_name = "ViewBackward0"
     @staticmethod
     def forward(ctx, x, shape):
-        ctx.shape = x.shape
+        ctx.shape = x.array.shape
         return x.array.reshape(shape)
 
     @staticmethod
@@ -94,7 +94,8 @@ class Permute(Function):
     @staticmethod
     def backward(ctx, g):
         """d permute(x) = g permuted by the inverse permutation"""
-        return Permute.apply(g, axes=tuple(np.argsort(ctx.axes).tolist()))
+        axes = ctx.axes
+        return Permute.apply(g, axes=tuple(sorted(range(len(axes)), key=axes.__getitem__)))
 
 
 def permute(input, *dims):
