@@ -92,34 +92,23 @@ class BatchNorm(Function):
         """training: ∂x = (γ/σ)·(g − Σg/m − x̂·Σ(g·x̂)/m), m the count per channel; eval: ∂x = (γ/σ)·g;
         ∂γ = Σ g·x̂, ∂β = Σ g (the sums over all dims but the channel dim 1, each computed once).
 
-        Under create_graph this formula runs in the library's ops on x̂ and 1/σ recomputed from x, so it is
-        differentiated again; a first-order backward runs the same formula fused in NumPy, in place."""
+        A first-order backward runs this fused in NumPy, in place; under create_graph it is one recorded
+        node, :class:`BatchNormBackward` (torch's NativeBatchNormBackwardBackward0), whose own backward is
+        batch norm's double backward."""
         x, weight = ctx.saved_tensors
         if not is_grad_enabled():
-            return _fused_backward(ctx, grad.array, None if weight is None else weight.array)
-        need_x, need_w, need_b = ctx.needs_input_grad[:3]
-        training, has_w, m = ctx.training, weight is not None, ctx.count
-        shape = _channel_shape(grad.ndim, grad.shape[1])
-        xhat, inv = _normalized(ctx, x, want_xhat=training and need_x or has_w and need_w)
-        sum_g = channel_sum(grad) if (training and need_x) or (ctx.has_bias and need_b) else None
-        sum_gx = channel_sum(grad * xhat) if (training and need_x) or (has_w and need_w) else None
-        gx = None
-        if need_x:
-            scale = inv * weight if has_w else inv                       # γ/σ per channel
-            gx = grad * scale.reshape(shape)
-            if training:
-                gx = gx - (xhat * (scale * sum_gx / m).reshape(shape) + (scale * sum_g / m).reshape(shape))
-        gw = sum_gx if has_w and need_w else None
-        gb = sum_g if ctx.has_bias and need_b else None
-        return gx, gw, gb, None, None                                    # running stats: no gradient
+            grads = _first_order(ctx, grad.array, None if weight is None else weight.array, ctx.needs_input_grad)
+            return tuple(None if a is None else Tensor._wrap(a) for a in grads) + (None, None)
+        return BatchNormBackward.apply(grad, x, weight, stats=ctx, want=ctx.needs_input_grad[:3]) + (None, None)
 
 
-def _fused_backward(ctx, grad, weight):
-    """:meth:`BatchNorm.backward`'s formula on the forward's arrays, with in-place updates (first order)."""
-    xhat, inv, shape, count = ctx.xhat, ctx.inv, _channel_shape(grad.ndim, grad.shape[1]), ctx.count
-    need_x, need_w, need_b = ctx.needs_input_grad[:3]
-    training, has_w = ctx.training, weight is not None
-    sum_g = _channel_sum(grad) if (training and need_x) or (ctx.has_bias and need_b) else None
+def _first_order(stats, grad, weight, want):
+    """:meth:`BatchNorm.backward`'s formula on the forward's arrays (x̂, 1/σ in ``stats``), in place where it
+    can: (∂x, ∂γ, ∂β) as arrays, each None unless wanted (and γ, β exist)."""
+    xhat, inv, shape, count = stats.xhat, stats.inv, _channel_shape(grad.ndim, grad.shape[1]), stats.count
+    need_x, need_w, need_b = want[:3]
+    training, has_w = stats.training, weight is not None
+    sum_g = _channel_sum(grad) if (training and need_x) or (stats.has_bias and need_b) else None
     sum_gx = _channel_sum(grad * xhat) if (training and need_x) or (has_w and need_w) else None
     gx = None
     if need_x:
@@ -129,19 +118,103 @@ def _fused_backward(ctx, grad, weight):
             gx -= xhat * (scale * sum_gx / count).reshape(shape)
             gx -= (scale * sum_g / count).reshape(shape)
     gw = sum_gx if has_w and need_w else None
-    gb = sum_g if ctx.has_bias and need_b else None
-    return tuple(None if a is None else Tensor._wrap(a) for a in (gx, gw, gb)) + (None, None)
+    gb = sum_g if stats.has_bias and need_b else None
+    return gx, gw, gb
 
 
-def _normalized(ctx, x, want_xhat):
+class BatchNormBackward(Function):
+    """Batch norm's first-order backward as one differentiable node, (g, x, γ) ↦ (∂x, ∂γ, ∂β) of
+    :meth:`BatchNorm.backward` (``stats``: the forward's context, with μ, 1/σ, x̂; ``want``: which of the three).
+    Its backward is torch's batchnorm_double_backward, written in the library's ops: recorded under
+    create_graph (x̂ and 1/σ then recomputed from x), so it is differentiated again.
+    """
+
+    grad_fn_name = "NativeBatchNormBackwardBackward0"
+
+    @staticmethod
+    def forward(ctx, grad, x, weight=None, stats=None, want=(True, True, True)):
+        ctx.save_for_backward(grad, x, weight)
+        ctx.stats = stats
+        return _first_order(stats, grad.array, None if weight is None else weight.array, want)
+
+    @staticmethod
+    def backward(ctx, h, h_w, h_b):
+        """Given the gradients (h, h_γ, h_β) of (∂x, ∂γ, ∂β); ⟨·⟩ the mean over a channel's m numbers,
+        s = 1/σ (μ and s constants in eval mode)::
+
+            training  ∂g = γs·(h − ⟨h⟩ − x̂⟨hx̂⟩) + h_γ·x̂ + h_β
+                      ∂γ = s·Σ h·(g − ⟨g⟩ − x̂⟨gx̂⟩)
+                      ∂x = γs²·(x̂·(⟨h⟩⟨g⟩ − ⟨gh⟩ + 3⟨gx̂⟩⟨hx̂⟩) + ⟨hx̂⟩·(⟨g⟩ − g) + ⟨gx̂⟩·(⟨h⟩ − h))
+                           + h_γ·s·(g − ⟨g⟩ − x̂⟨gx̂⟩)
+            eval      ∂g = γs·h + h_γ·x̂ + h_β,   ∂γ = s·Σ h·g,   ∂x = h_γ·s·g
+
+        Computed with per-channel coefficients, so that each big array is read a few times: the five means
+        ⟨g⟩ ⟨gx̂⟩ ⟨h⟩ ⟨hx̂⟩ ⟨gh⟩, then ∂g = γs·h + x̂·(h_γ − γs⟨hx̂⟩) + (h_β − γs⟨h⟩),
+        ∂x = x̂·A + g·B + h·C + D and ∂γ = m·s·(⟨gh⟩ − ⟨h⟩⟨g⟩ − ⟨hx̂⟩⟨gx̂⟩).
+        """
+        g, x, weight = ctx.saved_tensors
+        stats = ctx.stats
+        need_g, need_x, need_w = ctx.needs_input_grad[:3]
+        shape, m = _channel_shape(g.ndim, g.shape[1]), stats.count
+        if is_grad_enabled():                                            # third order: x̂, s as functions of x
+            xhat, inv = _normalized(stats, x, want_xhat=stats.training or h_w is not None)
+        else:
+            xhat = None if stats.xhat is None else Tensor._wrap(stats.xhat)
+            inv = Tensor._wrap(stats.inv)
+        s = inv.reshape(shape)
+        gs = s * weight.reshape(shape) if weight is not None else s      # γs
+        zero = Tensor._wrap(np.zeros(shape, g.dtype))
+        hw = h_w.reshape(shape) if h_w is not None else zero
+        hb = h_b.reshape(shape) if h_b is not None else zero
+
+        def mean(t):                                                     # ⟨t⟩ per channel, broadcastable
+            return channel_sum(t).reshape(shape) / m
+
+        gg = gx = gw = None
+        if not stats.training:
+            if need_g:
+                gg = _sum_terms(gs * h if h is not None else None, xhat * hw if h_w is not None else None,
+                                hb, like=g)
+            if need_x and h_w is not None:
+                gx = (hw * s) * g
+            if need_w and h is not None:
+                gw = inv * channel_sum(h * g)
+            return gg, gx, gw
+        g_m, gx_m = mean(g), mean(g * xhat)
+        h_m, hx_m, gh_m = (mean(h), mean(h * xhat), mean(g * h)) if h is not None else (zero, zero, zero)
+        if need_g:
+            gg = _sum_terms(gs * h if h is not None else None, xhat * (hw - gs * hx_m), hb - gs * h_m, like=g)
+        if need_x:
+            gs2, hws = gs * s, hw * s
+            a = gs2 * (h_m * g_m - gh_m + 3 * gx_m * hx_m) - hws * gx_m
+            b = hws - gs2 * hx_m
+            d = gs2 * (hx_m * g_m + gx_m * h_m) - hws * g_m
+            gx = _sum_terms(xhat * a, g * b, h * (-gs2 * gx_m) if h is not None else None, d, like=x)
+        if need_w and h is not None:
+            gw = (inv * m) * (gh_m - h_m * g_m - hx_m * gx_m).reshape(-1)
+        return gg, gx, gw
+
+
+def _sum_terms(*terms, like):
+    """The sum of the terms that are not None, broadcast to ``like``'s shape (zeros if all are None)."""
+    present = [t for t in terms if t is not None]
+    if not present:
+        return Tensor._wrap(np.zeros(like.shape, like.dtype))
+    total = present[0]
+    for t in present[1:]:
+        total = total + t
+    return total if tuple(total.shape) == tuple(like.shape) else total.expand(like.shape)
+
+
+def _normalized(stats, x, want_xhat):
     """(x̂, 1/σ per channel) computed from x with the library's ops, for a recorded (create_graph) backward."""
     shape = _channel_shape(x.ndim, x.shape[1])
-    if not ctx.training:
-        inv = Tensor._wrap(ctx.inv)
-        return ((x - Tensor._wrap(ctx.mean.reshape(shape))) * inv.reshape(shape) if want_xhat else None), inv
+    if not stats.training:
+        inv = Tensor._wrap(stats.inv)
+        return ((x - Tensor._wrap(stats.mean.reshape(shape))) * inv.reshape(shape) if want_xhat else None), inv
     dims = (0,) + tuple(range(2, x.ndim))
     centred = x - x.mean(dims, keepdim=True)
-    inv = ((centred * centred).mean(dims, keepdim=True) + ctx.eps).rsqrt()
+    inv = ((centred * centred).mean(dims, keepdim=True) + stats.eps).rsqrt()
     return centred * inv, inv.reshape(-1)
 
 
