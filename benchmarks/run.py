@@ -3,8 +3,9 @@
 For each model: the same weights (the torch twin is loaded from the tinycompress state_dict),
 the same random MNIST-shaped batches, the model's own optimizer recipe; K training steps
 timed in tinycompress, then in torch, alternating A B A B for R repeats; the median step
-time of each, the ratio tc/torch, and an evaluation pass (no_grad forward over a test batch)
-timed the same way. torch runs with as many threads as NumPy's BLAS.
+time of each, the ratio tc/torch, and an evaluation pass (no_grad forwards over a test batch, as many
+per repeat as last ~0.3 s, after warm-up calls) timed the same way. torch runs with as many threads as
+NumPy's BLAS.
 
 Peak memory: each framework trains a few steps in a fresh child process and reports its peak resident
 set size above what it held after importing and building the model (RSS counts torch's allocator and
@@ -74,7 +75,23 @@ def build_pair(name, torch):
     return model, torch_twin(name, model)
 
 
-def bench_model(name, steps, repeats, torch):
+def _eval_calls(eval_tc, eval_torch, target_s=0.3) -> int:
+    """How many test-batch forwards one timed eval repeat makes: enough that the slower library's repeat
+    lasts ``target_s`` (3-100), after a few warm-up calls each (torch's first calls after training take up
+    to 4x its steady time; a repeat of a few calls would time that, not the forward)."""
+    slowest = 0.0
+    for fn in (eval_tc, eval_torch):
+        fn(3)
+        one = []
+        for _ in range(3):
+            start = time.perf_counter()
+            fn(1)
+            one.append(time.perf_counter() - start)
+        slowest = max(slowest, min(one))
+    return max(3, min(100, int(target_s / max(slowest, 1e-6))))
+
+
+def bench_model(name, steps, repeats, torch, eval_calls=None):
     recipe = models.recipe(name)
     model, twin = build_pair(name, torch)
     xs, ys = _batches(recipe, steps, np.random.default_rng(0))
@@ -104,20 +121,23 @@ def bench_model(name, steps, repeats, torch):
 
     eval_x = np.random.default_rng(1).standard_normal((recipe.test_batch_size,) + xs.shape[2:]).astype(np.float32)
 
-    def eval_tc():
+    def eval_tc(calls=None):
         model.eval()
         with tc.no_grad():
-            for _ in range(10):
+            for _ in range(calls or eval_calls):
                 model(tc.from_numpy(eval_x))
 
-    def eval_torch():
+    def eval_torch(calls=None):
         twin.eval()
         with torch.no_grad():
-            for _ in range(10):
+            for _ in range(calls or eval_calls):
                 twin(torch.from_numpy(eval_x))
 
     result = {"model": name, "batch_size": recipe.batch_size, "optimizer": recipe.optimizer}
-    for kind, a, b, per in (("train_step", train_tc, train_torch, steps), ("eval_batch", eval_tc, eval_torch, 10)):
+    if eval_calls is None:
+        eval_calls = _eval_calls(eval_tc, eval_torch)
+    result["eval_calls"] = eval_calls
+    for kind, a, b, per in (("train_step", train_tc, train_torch, steps), ("eval_batch", eval_tc, eval_torch, eval_calls)):
         a(), b()                                          # warm up
         times_a, times_b = [], []
         for _ in range(repeats):
@@ -262,6 +282,8 @@ def main(argv=None):
                                                           "svd_mlp"])
     parser.add_argument("--steps", type=int, default=100, help="training steps per timed repeat")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--eval-calls", type=int, default=None,
+                        help="no_grad forwards of a test batch per timed repeat (default: enough for ~0.3 s)")
     parser.add_argument("--quick", action="store_true", help="smoke run: 5 steps, 2 repeats")
     parser.add_argument("--json", default=os.path.join(os.path.dirname(__file__), "results.json"))
     parser.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
@@ -272,7 +294,7 @@ def main(argv=None):
     if args.peak_rss_child:
         return _peak_rss_child(*args.peak_rss_child)
     if args.quick:
-        args.steps, args.repeats = 5, 2
+        args.steps, args.repeats, args.eval_calls = 5, 2, 2
     import torch
     threads = blas_threads()
     torch.set_num_threads(threads)
@@ -283,7 +305,7 @@ def main(argv=None):
     print(header)
     results = []
     for name in args.models:
-        r = bench_model(name, args.steps, args.repeats, torch)
+        r = bench_model(name, args.steps, args.repeats, torch, eval_calls=args.eval_calls)
         if not args.no_memory:
             r["peak_memory"] = peak_memory(name)
         results.append(r)
