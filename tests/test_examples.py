@@ -21,7 +21,18 @@ RUNS = {
     "svd_training.py": ["--samples", "64", "--epochs", "1", "--finetune-epochs", "1", "--max-steps", "3",
                         "--sweep", "0.9"] + NO_DATA,
     "higher_order.py": ["--out", "."],
+    "lottery_control.py": ["--ticket", "lottery/last.npz", "--seeds", "1", "--epochs", "1", "--max-steps", "3"] + NO_DATA,
 }
+
+
+def _lottery_run():
+    """A two-round lottery run of a few batches: the pruned checkpoint lottery_control.py reads."""
+    from tinycompress.cli import main
+    assert main(["train", "--model", "lenet300_100", "--prune", "l1", "--rewind", "init", "--prune-stages", "1",
+                 "--epochs", "2", "--max-steps", "3", "--sparsity", "0.5", "--out", "lottery", "--no-progress"]) == 0
+
+
+SETUP = {"lottery_control.py": _lottery_run}          # what an example reads, made first
 
 
 def _load(name):
@@ -39,4 +50,6 @@ def test_every_example_has_a_smoke_run():
 def test_example_runs(name, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)                     # examples that write files write them here; no ./data
     monkeypatch.delenv("TINYCOMPRESS_DATA", raising=False)
+    if name in SETUP:
+        SETUP[name]()
     assert _load(name).main(RUNS[name]) in (0, None)
