@@ -41,11 +41,8 @@ TRAIN_SIZE = 60_000
 
 
 def blas_threads() -> int:
-    try:
-        from threadpoolctl import threadpool_info
-        return max(info["num_threads"] for info in threadpool_info() if info["user_api"] == "blas")
-    except Exception:
-        return int(os.environ.get("OPENBLAS_NUM_THREADS", os.cpu_count() or 1))
+    """NumPy's BLAS threads (``tc.get_num_threads``), the count torch is given too."""
+    return tc.get_num_threads()
 
 
 def _batches(recipe, steps, rng):

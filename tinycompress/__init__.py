@@ -15,6 +15,7 @@ from .factories import (BoolTensor, ByteTensor, CharTensor, DoubleTensor, FloatT
 from .ops import *  # noqa: F401,F403  (tc.exp, tc.sum, tc.cat, ... as torch has them)
 from .ops import abs, all, any, max, min, pow, sum  # noqa: F401  (shadowing builtins on purpose, as torch does)
 from .random import Generator, get_rng_state, initial_seed, manual_seed, set_rng_state
+from .threads import get_num_threads, set_num_threads
 from .serialization import load, save
 from . import nn, optim, data, utils, compress, models  # noqa: E402  (they import the core above)
 from .nn import utils as _nn_utils  # noqa: E402,F401  (binds tc.nn.utils: torch.nn.utils' prune, clip_grad_norm_ ...)
